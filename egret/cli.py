@@ -1,0 +1,177 @@
+"""The ``egret`` command: the only part of egret that prints, prompts or exits.
+
+Each command is a thin wrapper over a library function (:mod:`egret.compiler`,
+:mod:`egret.push`, :mod:`egret.data`, :mod:`egret.watch`). Every
+:class:`~egret.errors.EgretError` becomes one line on stderr and exit status 1.
+
+egret talks to CouchDB with httpx rather than the ``couchdb`` PyPI client:
+that client is archived, while httpx is maintained and gives keep-alive
+connection pools, timeouts, streamed uploads and HTTPS with certificate checks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from egret import __version__
+from egret.compiler import compile_app
+from egret.couch import Couch, Target
+from egret.data import push_file
+from egret.errors import EgretError
+from egret.push import PushResult, push_directory
+from egret.watch import Watcher
+
+URL_HELP = (
+    "URL is http(s)://[USER:PASSWORD@]HOST:PORT/DATABASE, or a bare database name for "
+    "http://localhost:5984/NAME. Credentials may also come from COUCHDB_USER and "
+    "COUCHDB_PASSWORD or ~/.netrc; they are never printed."
+)
+
+
+class Failure(click.ClickException):
+    """An error shown as ``egret: MESSAGE`` with exit status 1."""
+
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.echo(f"egret: {self.format_message()}", err=True)
+
+
+def _size(length: int) -> str:
+    for unit in ("B", "kB", "MB"):
+        if length < 1000 or unit == "MB":
+            return f"{length} {unit}" if unit == "B" else f"{length:.1f} {unit}"
+        length /= 1000  # type: ignore[assignment]
+    return f"{length} B"
+
+
+def _connect(url: str, timeout: float) -> Couch:
+    try:
+        return Couch(Target.parse(url), timeout=timeout)
+    except EgretError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _report_push(result: PushResult, couch: Couch) -> None:
+    if result.created_database:
+        click.echo(f"created database {couch.db_url}")
+    if result.uploaded:
+        click.echo("uploaded " + ", ".join(f"{name} ({_size(size)})" for name, size in result.uploaded))
+    if result.removed:
+        click.echo("removed " + ", ".join(result.removed))
+    if result.changed:
+        click.echo(f"pushed {result.doc_id} (rev {result.rev})")
+    else:
+        click.echo(f"{result.doc_id} is up to date (rev {result.rev}), nothing written")
+    click.echo(result.url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="egret")
+@click.option("-v", "--verbose", count=True, help="Log what egret does (-vv: more).")
+def main(verbose: int) -> None:
+    """Compile a CouchApp directory into a design document and push it,
+    its data, and every later edit, to CouchDB or pouchdb-server."""
+    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="egret: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@main.command("compile")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here instead of stdout.")
+@click.option("--database", help="Database name the page templates see (default: couchapp.json's).")
+@click.option("--stubs", is_flag=True, help="Describe attachments (type, length, md5) instead of inlining them.")
+def compile_command(directory: Path, output: Path | None, database: str | None, stubs: bool) -> None:
+    """Compile DIRECTORY (default: .) into design document JSON, without a server.
+
+    Attachments are inlined as base64, so the output can be PUT as it is.
+    """
+    try:
+        app = compile_app(directory, database=database)
+    except EgretError as exc:
+        raise Failure(str(exc)) from None
+    text = json.dumps(app.document(inline=not stubs), indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {app.doc_id} to {output} ({len(app.attachments)} attachments)", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("push", epilog=URL_HELP)
+@click.argument("url")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
+def push_command(url: str, directory: Path, timeout: float) -> None:
+    """Push the app in DIRECTORY (default: .) to the database at URL.
+
+    Creates the database if missing, writes only what changed (nothing if
+    nothing did) and prints the URL of the app's index.html.
+    """
+    with _connect(url, timeout) as couch:
+        try:
+            result = push_directory(directory, couch)
+        except EgretError as exc:
+            raise Failure(str(exc)) from None
+        _report_push(result, couch)
+
+
+@main.command("pushdata", epilog=URL_HELP)
+@click.argument("url")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--update", is_flag=True, help="Replace documents that already exist instead of reporting a conflict.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
+def pushdata_command(url: str, file: Path, update: bool, timeout: float) -> None:
+    """Store the documents in FILE in the database at URL.
+
+    FILE holds {"docs": [...]}, a list of documents, or one document. Each
+    document the server refuses is listed with its reason, and the exit
+    status is then 1.
+    """
+    with _connect(url, timeout) as couch:
+        try:
+            result = push_file(file, couch, update=update)
+        except EgretError as exc:
+            raise Failure(str(exc)) from None
+        if result.created_database:
+            click.echo(f"created database {couch.db_url}")
+        click.echo(f"stored {len(result.written)} documents in {couch.db_url}")
+        for rejection in result.rejected:
+            reason = f": {rejection.reason}" if rejection.reason and rejection.reason != rejection.error else ""
+            click.echo(f"rejected {rejection.doc_id}: {rejection.error}{reason}", err=True)
+        if result.rejected:
+            hint = "" if update else " (--update replaces existing documents)"
+            raise Failure(f"{len(result.rejected)} documents were rejected{hint}")
+
+
+@main.command("watch", epilog=URL_HELP)
+@click.argument("url")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
+def watch_command(url: str, directory: Path, timeout: float) -> None:
+    """Push DIRECTORY (default: .) to URL now and after every change, until Ctrl-C.
+
+    Errors (a broken file, an unreachable server) are reported and watching
+    goes on.
+    """
+    with _connect(url, timeout) as couch:
+
+        def report_error(exc: EgretError) -> None:
+            click.echo(f"egret: {exc}", err=True)
+
+        watcher = Watcher(
+            directory,
+            lambda: push_directory(directory, couch),
+            on_push=lambda result: _report_push(result, couch),
+            on_error=report_error,
+        )
+        click.echo(f"watching {directory.resolve()} (Ctrl-C to stop)", err=True)
+        try:
+            watcher.run(threading.Event())
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)

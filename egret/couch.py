@@ -1,0 +1,284 @@
+"""A small CouchDB HTTP client: where egret's requests go and who they go as.
+
+A target is one string, as users type it: ``http(s)://[user:pass@]host:port/db``
+(the last path segment is the database, anything before it a path prefix of a
+reverse proxy) or a bare database name, meaning ``http://localhost:5984/NAME``.
+Credentials come from the URL's userinfo, else from ``COUCHDB_USER`` and
+``COUCHDB_PASSWORD``, else from the netrc file (``$NETRC`` or ``~/.netrc``).
+They are moved out of the URL into HTTP basic auth and never appear in a
+message: every URL this module puts in an error goes through :func:`redact`.
+
+This is the only module that turns HTTP statuses into egret's errors.
+"""
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
+
+from egret.errors import Conflict, CouchError, InvalidTarget, NotAuthorized, ServerUnreachable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVER = "http://localhost:5984"
+
+# What Apache CouchDB accepts as a database name (pouchdb-server accepts more,
+# so egret checks locally to behave the same on both).
+_DB_NAME = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
+_SYSTEM_DBS = {"_users", "_replicator", "_global_changes"}
+
+_AUTH_HINT = (
+    "give a user and password in the URL (http://USER:PASSWORD@host:port/db), "
+    "in COUCHDB_USER and COUCHDB_PASSWORD, or in ~/.netrc"
+)
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (the user name stays)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}:***@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def check_database_name(name: str) -> None:
+    """Raise :class:`InvalidTarget` unless Apache CouchDB would accept ``name``."""
+    if name in _SYSTEM_DBS:
+        return
+    if len(name) > 238 or not _DB_NAME.match(name):
+        raise InvalidTarget(
+            name,
+            "not a valid CouchDB database name: it must start with a lowercase letter and contain "
+            "only lowercase letters, digits and _$()+-/ (or give a full URL: http://host:5984/db)",
+        )
+
+
+def quote_doc_id(doc_id: str) -> str:
+    """The URL path of a document id; ``_design/NAME`` keeps its slash."""
+    if doc_id.startswith("_design/"):
+        return "_design/" + quote(doc_id[len("_design/"):], safe="")
+    return quote(doc_id, safe="")
+
+
+def quote_attachment(name: str) -> str:
+    """The URL path of an attachment name, one encoded segment per ``/``."""
+    return "/".join(quote(segment, safe="") for segment in name.split("/"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to push: a server base URL, a database name and credentials.
+
+    ``server`` never holds credentials; ``auth`` is ``(user, password)`` or
+    ``None``. ``repr`` hides the password.
+    """
+
+    server: str
+    database: str
+    auth: tuple[str, str] | None = None
+
+    def __repr__(self) -> str:
+        user = self.auth[0] if self.auth else None
+        return f"Target(server={self.server!r}, database={self.database!r}, user={user!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL, without credentials: safe to print."""
+        return f"{self.server}/{quote(self.database, safe='')}"
+
+    @classmethod
+    def parse(cls, spec: str, environ: Mapping[str, str] | None = None) -> "Target":
+        """Read a target as the user typed it (see the module docstring).
+
+        ``environ`` defaults to ``os.environ``; it supplies ``COUCHDB_USER``,
+        ``COUCHDB_PASSWORD``, ``NETRC`` and ``HOME``.
+        """
+        environ = os.environ if environ is None else environ
+        if "://" not in spec:
+            check_database_name(spec)
+            server, database, auth = DEFAULT_SERVER, spec, None
+        else:
+            parts = urlsplit(spec)
+            shown = redact(spec)
+            if parts.scheme not in ("http", "https"):
+                raise InvalidTarget(shown, "only http:// and https:// URLs are supported")
+            if not parts.hostname:
+                raise InvalidTarget(shown, "the URL has no host")
+            if parts.query or parts.fragment:
+                raise InvalidTarget(shown, "the URL must not have a query or fragment")
+            try:
+                port = parts.port
+            except ValueError:
+                raise InvalidTarget(shown, "the URL's port is not a number") from None
+            path = parts.path.rstrip("/")
+            prefix, _, last = path.rpartition("/")
+            if not last:
+                raise InvalidTarget(shown, "the URL names no database (http://host:5984/DATABASE)")
+            database = unquote(last)
+            check_database_name(database)
+            host = parts.hostname
+            if ":" in host:
+                host = f"[{host}]"
+            netloc = f"{host}:{port}" if port else host
+            server = urlunsplit((parts.scheme, netloc, prefix, "", ""))
+            auth = None
+            if parts.username is not None:
+                auth = (unquote(parts.username), unquote(parts.password or ""))
+        if auth is None:
+            auth = _credentials_from_environment(urlsplit(server).hostname or "", environ)
+        return cls(server=server, database=database, auth=auth)
+
+
+def _credentials_from_environment(host: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    user, password = environ.get("COUCHDB_USER"), environ.get("COUCHDB_PASSWORD")
+    if user and password is not None:
+        return user, password
+    path = environ.get("NETRC")
+    if not path:
+        home = environ.get("HOME") or os.path.expanduser("~")
+        path = os.path.join(home, ".netrc")
+    if not os.path.exists(path):
+        return None
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return None
+    if entry is None:
+        return None
+    login, _account, password = entry
+    return (login, password or "") if login else None
+
+
+class Couch:
+    """One database on one server, over a keep-alive connection pool.
+
+    Every method raises :class:`ServerUnreachable` when no answer comes and a
+    :class:`CouchError` (or leaf) for an error status. Use as a context
+    manager, or call :meth:`close`.
+    """
+
+    def __init__(self, target: Target, timeout: float = 30.0, client: httpx.Client | None = None):
+        self.target = target
+        self._client = client or httpx.Client(
+            auth=httpx.BasicAuth(*target.auth) if target.auth else None,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Accept": "application/json"},
+        )
+
+    def __enter__(self) -> "Couch":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    @property
+    def db_url(self) -> str:
+        """The database URL without credentials."""
+        return self.target.url
+
+    def document_url(self, doc_id: str) -> str:
+        """URL of a document, without credentials."""
+        return f"{self.db_url}/{quote_doc_id(doc_id)}"
+
+    def attachment_url(self, doc_id: str, name: str) -> str:
+        """URL of an attachment, without credentials."""
+        return f"{self.document_url(doc_id)}/{quote_attachment(name)}"
+
+    def request(self, method: str, url: str, *, ok: Iterable[int] = (), **kwargs: Any) -> httpx.Response:
+        """Send one request; return the response if it succeeded or its status is in ``ok``."""
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachable(redact(url), f"no answer in time ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(redact(url), str(exc) or type(exc).__name__) from None
+        if response.is_success or response.status_code in set(ok):
+            return response
+        raise self._error(method, url, response)
+
+    def _error(self, method: str, url: str, response: httpx.Response) -> CouchError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        status = response.status_code
+        error = str(body.get("error") or response.reason_phrase or "error")
+        reason = str(body.get("reason") or "")
+        shown = redact(url)
+        if status == 401:
+            hint = "check the user name and password" if self.target.auth else _AUTH_HINT
+            return NotAuthorized(method, shown, status, error, reason, hint)
+        if status == 403:
+            return NotAuthorized(method, shown, status, error, reason, "this user may not do that (server or database admin needed?)")
+        if status == 409:
+            return Conflict(method, shown, status, error, reason)
+        return CouchError(method, shown, status, error, reason)
+
+    def ensure_database(self) -> bool:
+        """Create the database unless it exists; return whether it was created."""
+        response = self.request("GET", self.db_url, ok=(404,))
+        if response.status_code == 200:
+            return False
+        response = self.request("PUT", self.db_url, ok=(412,))
+        created = response.status_code != 412
+        if created:
+            log.info("created database %s", self.db_url)
+        return created
+
+    def get_document(self, doc_id: str) -> dict[str, Any] | None:
+        """The current revision of a document, or ``None`` if there is none."""
+        response = self.request("GET", self.document_url(doc_id), ok=(404,))
+        if response.status_code == 404:
+            return None
+        return response.json()
+
+    def put_document(self, doc: Mapping[str, Any]) -> str:
+        """Write ``doc`` (with ``_rev`` to update); return the new revision."""
+        response = self.request("PUT", self.document_url(doc["_id"]), json=doc)
+        return response.json()["rev"]
+
+    def put_attachment(
+        self, doc_id: str, name: str, rev: str | None, body: bytes | Iterable[bytes], content_type: str, length: int
+    ) -> str:
+        """Upload one attachment as a raw (possibly streamed) body; return the new revision."""
+        params = {"rev": rev} if rev else None
+        headers = {"Content-Type": content_type, "Content-Length": str(length)}
+        response = self.request("PUT", self.attachment_url(doc_id, name), params=params, headers=headers, content=body)
+        return response.json()["rev"]
+
+    def bulk_docs(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST ``_bulk_docs``; return the per-document results the server gives."""
+        response = self.request("POST", f"{self.db_url}/_bulk_docs", json={"docs": docs})
+        return response.json()
+
+    def current_revisions(self, doc_ids: list[str]) -> dict[str, str]:
+        """Map each existing, not deleted id in ``doc_ids`` to its current revision."""
+        if not doc_ids:
+            return {}
+        response = self.request("POST", f"{self.db_url}/_all_docs", json={"keys": doc_ids})
+        revs = {}
+        for row in response.json().get("rows", []):
+            value = row.get("value") or {}
+            if "rev" in value and not value.get("deleted"):
+                revs[row["id"]] = value["rev"]
+        return revs
