@@ -1,0 +1,4 @@
+"""``python -m dirt`` runs the dirt command."""
+from .cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""The ``dirt`` command. The only module that prints, reads signals or exits.
+
+Exit codes: 0 success; 1 a dirt error; 2 bad usage or settings (also: the
+project already exists); 3 CouchDB unreachable, refusing or failing;
+4 some of the nodes given to ``updatenodes`` could not be updated.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .couch import Database, redact
+from .create import create_project
+from .errors import DirtError
+from .logs import configure
+from .nodes import NodeUpdate, update_nodes
+from .settings import Project, load_project
+
+log = logging.getLogger("dirt.cli")
+
+project_option = click.option(
+    "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Project directory (default: the current directory).")
+
+
+def open_database(project: Project) -> Database:
+    """The project's database, created if it does not exist yet."""
+    s = project.settings
+    db = Database.from_url(s.couchdb_host, s.couchdb_dbname)
+    if not db.exists():
+        db.create()
+        log.info("Created database %s", db.url)
+    return db
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dirt")
+def cli() -> None:
+    """dirt: run tasks on remote nodes for every record in a CouchDB database.
+
+    \b
+    Start a project:          dirt create myproject
+    Add nodes to run on:      dirt updatenodes localhost node1.example.com
+    Run waiting tasks:        dirt serve
+    See where things stand:   dirt status
+
+    Records and tasks are JSON documents you add to the database (curl,
+    `egret pushdata`, a post-commit hook); `dirt serve` runs each task on a
+    matching node and stores its results and attachments back.
+    """
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("dbname", required=False)
+def create(name: str, dbname: str | None) -> None:
+    """Create a new project directory NAME (database DBNAME, default NAME).
+
+    The project holds settings.py, tasks/ with examples, web/ (the web app)
+    and test_data.json. An existing directory is never overwritten.
+    """
+    path = create_project(name, dbname)
+    click.echo(f"dirt v{__version__}")
+    click.echo(f"Created new dirt project in {path}")
+    click.echo(f"Next: cd {path} && dirt updatenodes localhost && dirt serve")
+
+
+@cli.command()
+@click.argument("hosts", nargs=-1, required=True)
+@project_option
+def updatenodes(hosts: tuple[str, ...], project_dir: Path | None) -> None:
+    """Add or refresh the nodes HOSTS in the database.
+
+    Each HOST is `localhost` (this machine, no SSH), a host name or ssh config
+    alias (reached with your own ssh config and keys, without a password), or
+    an execnet spec such as `ssh=user@host//python=python3`. dirt runs its
+    system_info task there and stores what it finds; running it again updates
+    the node, never duplicates it. A host that cannot be reached is reported
+    and the others are still updated (exit code 4).
+    """
+    project = load_project(project_dir)
+    configure(project.settings.project_name, project.log_path)
+    db = open_database(project)
+
+    def report(update: NodeUpdate) -> None:
+        if update.ok:
+            click.echo(f"updated {update.host}: {update.message}")
+        else:
+            click.echo(f"error: {update.message}", err=True)
+
+    results = update_nodes(db, list(hosts), project.settings, progress=report)
+    failed = [u.host for u in results if not u.ok]
+    if failed:
+        click.echo(f"{len(failed)} of {len(results)} nodes could not be updated: {', '.join(failed)}", err=True)
+        sys.exit(4)
+
+
+@cli.command()
+@project_option
+@click.option("--until-idle", is_flag=True,
+              help="Exit once no task is running and none that a node could take is waiting.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail too.")
+def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
+    """Run waiting tasks on the project's nodes and record their results.
+
+    Follows the database for new tasks until stopped. Ctrl-C once: start
+    nothing new and let running tasks finish; Ctrl-C again (or SIGTERM): stop
+    now, handing running tasks back so they run again later. A dirt serve
+    that is killed outright leaves its tasks claimed for `lease_seconds`,
+    after which any dirt serve runs them again.
+    """
+    from .scheduler import Scheduler
+
+    project = load_project(project_dir)
+    configure(project.settings.project_name, project.log_path, verbose)
+    click.echo(f"dirt v{__version__}")
+    db = open_database(project)
+    scheduler = Scheduler(db, project)
+    stop = threading.Event()
+    presses = {"n": 0}
+
+    def on_interrupt(signum, frame):  # noqa: ARG001 (signal handler signature)
+        presses["n"] += 1
+        if signum == signal.SIGINT and presses["n"] == 1 and scheduler.runs:
+            log.warning("stopping: letting %d running tasks finish (Ctrl-C again to hand them back now)",
+                        len(scheduler.runs))
+            scheduler.stop_dispatching()
+            return
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGTERM, on_interrupt)
+    try:
+        scheduler.start()
+        while not stop.is_set():
+            scheduler.step()
+            if until_idle and scheduler.idle():
+                break
+            if not scheduler.dispatching and not scheduler.runs:
+                break
+        if scheduler.runs:
+            log.warning("handing back %d running tasks", len(scheduler.runs))
+            scheduler.hand_back()
+    finally:
+        scheduler.close()
+    log.info("dirt serve stopped")
+
+
+@cli.command()
+@project_option
+def status(project_dir: Path | None) -> None:
+    """Sum up the database: records, tasks by state, nodes, and what waits."""
+    from .status import summarize
+
+    project = load_project(project_dir)
+    db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
+    click.echo(summarize(db))
+
+
+def main() -> None:
+    """Console entry point: run the CLI, turning dirt's errors into messages."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DirtError as exc:
+        click.echo(f"error: {redact_text(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def redact_text(text: str) -> str:
+    """Mask credentials in any URL inside ``text``."""
+    import re
+
+    return re.sub(r"https?://[^\s'\"]+", lambda m: redact(m.group(0)), text)

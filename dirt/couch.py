@@ -1,0 +1,301 @@
+"""dirt's one door to CouchDB: a thin layer over httpx.
+
+Why httpx and not the ``couchdb`` package the 2012 dirt used: that client is
+archived and unmaintained (no release since 2016, broken on current Pythons),
+while httpx is actively maintained, pools keep-alive connections, has explicit
+connect/read timeouts, speaks HTTPS, and is safe to share between threads. The
+CouchDB HTTP API is small and stable, so the few calls dirt needs are written
+out here, and only here: this module is the only place that turns HTTP
+statuses into exceptions (see :mod:`dirt.errors`).
+
+Only API that both Apache CouchDB 3.x and pouchdb-server serve is used.
+Sequence values from ``_changes`` are treated as opaque.
+
+Credentials come, in this order, from the URL's user-info, from the
+environment (``DIRT_COUCHDB_USER``/``DIRT_COUCHDB_PASSWORD``, or the
+``COUCHDB_USER``/``COUCHDB_PASSWORD`` that CouchDB's own images use), or from
+``~/.netrc``. They are sent as HTTP basic auth and never appear in a URL that
+dirt logs or prints: use :func:`redact` for any URL shown to a person.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import netrc
+import os
+from typing import Any, Iterable
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from .errors import Conflict, CouchError, NotFound, Unauthorized, Unreachable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def redact(url: str) -> str:
+    """``url`` with any user name and password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """Separate ``url`` into a credential-free URL and a (user, password) pair.
+
+    The pair comes from the URL itself, else the environment, else ~/.netrc;
+    it is None when none of them has one.
+    """
+    from urllib.parse import unquote
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CouchError(f"not a CouchDB URL: {redact(url)!r} (expected http://host:port or https://host:port)")
+    host = parts.hostname
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    if parts.username is not None:
+        return clean, (unquote(parts.username), unquote(parts.password or ""))
+    for user_var, pass_var in (("DIRT_COUCHDB_USER", "DIRT_COUCHDB_PASSWORD"), ("COUCHDB_USER", "COUCHDB_PASSWORD")):
+        if os.environ.get(user_var):
+            return clean, (os.environ[user_var], os.environ.get(pass_var, ""))
+    try:
+        entry = netrc.netrc().authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        entry = None
+    if entry and entry[0]:
+        return clean, (entry[0], entry[2] or "")
+    return clean, None
+
+
+def doc_path(doc_id: str) -> str:
+    """The URL path segment(s) for a document id (design docs keep their slash)."""
+    if doc_id.startswith("_design/"):
+        return "_design/" + quote(doc_id[len("_design/"):], safe="")
+    return quote(doc_id, safe="")
+
+
+class Server:
+    """A CouchDB server: its base URL, credentials and a keep-alive pool."""
+
+    def __init__(self, url: str, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT):
+        self.url, auth = split_credentials(url)
+        self.client = httpx.Client(
+            auth=auth, timeout=timeout, headers={"Accept": "application/json"},
+            limits=httpx.Limits(max_keepalive_connections=32, max_connections=64),
+        )
+        self.has_credentials = auth is not None
+
+    def __repr__(self) -> str:
+        return f"<Server {self.url}>"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def request(self, method: str, path: str, *, expect_json: bool = True, **kwargs: Any) -> Any:
+        """Send one request; return the decoded JSON body or raise a CouchError."""
+        url = f"{self.url}/{path}"
+        try:
+            resp = self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise Unreachable(f"CouchDB at {self.url} did not answer in time ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach CouchDB at {self.url}: {exc or type(exc).__name__}") from None
+        return self._decode(resp, method, path, expect_json)
+
+    def _decode(self, resp: httpx.Response, method: str, path: str, expect_json: bool) -> Any:
+        if resp.status_code < 400:
+            if not expect_json:
+                return resp
+            try:
+                return resp.json()
+            except ValueError:
+                raise CouchError(f"{method} {path}: CouchDB sent a body that is not JSON", resp.status_code) from None
+        try:
+            body = resp.json()
+            error, reason = body.get("error", ""), body.get("reason", "")
+        except (ValueError, AttributeError):
+            error, reason = "", resp.text[:200]
+        where = f"{method} {self.url}/{path.split('?')[0]}"
+        status = resp.status_code
+        if status == 401:
+            hint = ("check the user name and password" if self.has_credentials else
+                    "this server needs credentials: put them in the URL (http://user:pass@host:5984), "
+                    "in DIRT_COUCHDB_USER/DIRT_COUCHDB_PASSWORD, or in ~/.netrc")
+            raise Unauthorized(f"{where}: not authorized ({reason or error}); {hint}", status, error)
+        if status == 403:
+            raise Unauthorized(f"{where}: forbidden: {reason or error}", status, error)
+        if status == 404:
+            raise NotFound(f"{where}: not found ({reason or error})", status, error)
+        if status == 409:
+            raise Conflict(f"{where}: document update conflict", status, error)
+        raise CouchError(f"{where}: HTTP {status} {error}: {reason}".rstrip(": "), status, error)
+
+    def database(self, name: str) -> "Database":
+        """A handle on database ``name`` sharing this server's connections."""
+        return Database(self, name)
+
+
+class Database:
+    """One CouchDB database. Methods map one-to-one onto HTTP API calls."""
+
+    def __init__(self, server: Server, name: str):
+        if not name:
+            raise CouchError("no database name given")
+        self.server = server
+        self.name = name
+        self.path = quote(name, safe="")
+
+    @classmethod
+    def from_url(cls, url: str, name: str | None = None, **kwargs: Any) -> "Database":
+        """Open ``http://host:port/dbname``, or the server ``url`` plus ``name``."""
+        from urllib.parse import unquote
+
+        if name is None:
+            parts = urlsplit(url)
+            base, _, name = parts.path.rstrip("/").rpartition("/")
+            if not name:
+                raise CouchError(f"the URL {redact(url)} names no database (expected http://host:port/dbname)")
+            url = urlunsplit((parts.scheme, parts.netloc, base, "", ""))
+            name = unquote(name)
+        return cls(Server(url, **kwargs), name)
+
+    @property
+    def url(self) -> str:
+        """The database URL, without credentials."""
+        return f"{self.server.url}/{self.path}"
+
+    def __repr__(self) -> str:
+        return f"<Database {self.url}>"
+
+    def _req(self, method: str, path: str = "", **kwargs: Any) -> Any:
+        full = self.path + ("/" + path if path else "")
+        return self.server.request(method, full, **kwargs)
+
+    # -- database ------------------------------------------------------------------
+    def info(self) -> dict:
+        """``GET /db``: doc count, update_seq, ..."""
+        return self._req("GET")
+
+    def exists(self) -> bool:
+        try:
+            self.info()
+            return True
+        except NotFound:
+            return False
+
+    def create(self, exist_ok: bool = True) -> None:
+        """Create the database (no error if it exists and ``exist_ok``)."""
+        try:
+            self._req("PUT")
+        except CouchError as exc:
+            if exc.status == 412 and exist_ok:
+                return
+            if exc.status == 400:
+                raise CouchError(
+                    f"CouchDB refused the database name {self.name!r}: names must start with a lowercase letter "
+                    "and contain only a-z, 0-9 and _$()+-/", 400, exc.error) from None
+            raise
+
+    def delete(self) -> None:
+        self._req("DELETE")
+
+    # -- documents -----------------------------------------------------------------
+    def get(self, doc_id: str, **params: Any) -> dict:
+        """The current revision of a document; NotFound if there is none."""
+        return self._req("GET", doc_path(doc_id), params=_encode_params(params))
+
+    def save(self, doc: dict) -> dict:
+        """Create or update ``doc`` (revision-checked by its ``_rev``).
+
+        Updates ``doc['_id']`` and ``doc['_rev']`` in place and returns it.
+        Raises Conflict when the stored revision is not ``doc['_rev']``.
+        """
+        body = _dumps(doc)
+        headers = {"Content-Type": "application/json"}
+        if doc.get("_id"):
+            result = self._req("PUT", doc_path(doc["_id"]), content=body, headers=headers)
+        else:
+            result = self._req("POST", "", content=body, headers=headers)
+        doc["_id"], doc["_rev"] = result["id"], result["rev"]
+        return doc
+
+    def delete_doc(self, doc: dict) -> None:
+        self._req("DELETE", doc_path(doc["_id"]), params={"rev": doc["_rev"]})
+
+    def bulk_docs(self, docs: list[dict]) -> list[dict]:
+        """``POST _bulk_docs``: one result per doc, ``{id, rev}`` or ``{id, error, reason}``."""
+        return self._req("POST", "_bulk_docs", content=_dumps({"docs": docs}),
+                         headers={"Content-Type": "application/json"})
+
+    def all_docs(self, **params: Any) -> dict:
+        return self._req("GET", "_all_docs", params=_encode_params(params))
+
+    def get_attachment(self, doc_id: str, name: str) -> bytes:
+        resp = self._req("GET", f"{doc_path(doc_id)}/{quote(name, safe='/')}", expect_json=False)
+        return resp.content
+
+    # -- changes -------------------------------------------------------------------
+    def changes(self, since: Any = 0, *, feed: str = "normal", limit: int | None = None,
+                include_docs: bool = False, timeout: float | None = None, **params: Any) -> dict:
+        """One ``_changes`` request: ``{"results": [...], "last_seq": ...}``.
+
+        With ``feed="longpoll"`` it waits for the first change. ``timeout`` is
+        both what CouchDB is asked to wait and (plus a margin) how long we
+        wait for the answer, since pouchdb-server ignores the parameter; on
+        that read timeout the result is an empty batch at ``since``.
+        """
+        query: dict[str, Any] = {"since": since, "feed": feed, **params}
+        if limit is not None:
+            query["limit"] = limit
+        if include_docs:
+            query["include_docs"] = "true"
+        request_timeout: Any = self.server.client.timeout
+        if feed == "longpoll" and timeout is not None:
+            query["timeout"] = int(timeout * 1000)
+            request_timeout = httpx.Timeout(timeout + 5.0, connect=10.0)
+        try:
+            return self._req("GET", "_changes", params=_encode_params(query), timeout=request_timeout,
+                             headers={"Accept-Encoding": "identity"})
+        except Unreachable:
+            if feed == "longpoll" and timeout is not None and self._server_alive():
+                return {"results": [], "last_seq": since}
+            raise
+
+    def _server_alive(self) -> bool:
+        try:
+            self.server.request("GET", "", timeout=5)
+            return True
+        except CouchError:
+            return False
+
+
+def _encode_params(params: dict) -> dict:
+    """Query parameters as CouchDB wants them: JSON for keys, lowercase booleans."""
+    out = {}
+    for key, value in params.items():
+        if key in ("key", "keys", "startkey", "endkey", "start_key", "end_key"):
+            out[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = value
+    return out
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def bulk_errors(results: Iterable[dict]) -> list[dict]:
+    """The entries of a ``_bulk_docs`` answer that failed."""
+    return [r for r in results if "error" in r]

@@ -1,0 +1,79 @@
+"""``dirt create``: a new project directory from the packaged skeleton.
+
+Files ending in ``.jinja`` are rendered with jinja2 (and lose the suffix);
+everything else is copied as it is. dirt's web app (``web/``) is copied in
+too, so each project can customise and push its own.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import jinja2
+
+from .errors import DirtError, ProjectExists
+
+DBNAME_RULE = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
+
+
+def _data_dir(name: str) -> Path:
+    """``dirt/<name>`` in a wheel, or ``<repo>/<name>`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise DirtError(f"dirt's {name}/ directory is missing from this installation; reinstall dirt")
+
+
+def skeleton_dir() -> Path:
+    return _data_dir("skeleton")
+
+
+def web_dir() -> Path:
+    return _data_dir("web")
+
+
+def create_project(path: str | Path, dbname: str | None = None) -> Path:
+    """Create project directory ``path``; the database defaults to its name.
+
+    Refuses to touch an existing path. Returns the new directory.
+    """
+    target = Path(path)
+    if target.exists():
+        raise ProjectExists(f"{target} already exists; choose a new name (dirt never overwrites a project)")
+    project_name = target.resolve().name
+    dbname = dbname or project_name.lower()
+    if not DBNAME_RULE.match(dbname):
+        raise DirtError(f"{dbname!r} cannot be a CouchDB database name: it must start with a lowercase letter "
+                        "and hold only a-z, 0-9 and _$()+-/; pass one as the second argument")
+    context = {"project_name": project_name, "dbname": dbname, "created": int(time.time())}
+    env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    staging = target.parent / f".{target.name}.creating"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _copy_tree(skeleton_dir(), staging, env, context)
+        _copy_tree(web_dir(), staging / "web", env, context, render=False)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _copy_tree(source: Path, dest: Path, env: jinja2.Environment, context: dict, render: bool = True) -> None:
+    for item in sorted(source.rglob("*")):
+        rel = item.relative_to(source)
+        if "__pycache__" in rel.parts or item.suffix == ".pyc":
+            continue
+        out = dest / rel
+        if item.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if render and item.suffix == ".jinja":
+            text = env.from_string(item.read_text(encoding="utf-8")).render(context)
+            out.with_suffix("").write_text(text, encoding="utf-8")
+        else:
+            shutil.copy2(item, out)

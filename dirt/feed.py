@@ -1,0 +1,73 @@
+"""Following a database's ``_changes`` feed, forever, in a background thread.
+
+The follower first reads every change since the start (in batches, with the
+documents), says when it has caught up, then long-polls for new changes. If
+CouchDB goes away it reports that once, retries with backoff, and resumes from
+the last sequence it saw, so nothing is missed and nothing stops. Sequence
+values are passed back to CouchDB as they came (they are opaque strings on
+CouchDB 3, integers on pouchdb-server).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from .couch import Database
+from .errors import CouchError
+
+log = logging.getLogger(__name__)
+
+
+class ChangesFollower(threading.Thread):
+    """Puts ``("doc", doc)``, ``("caught_up", seq)``, ``("db_down", why)`` and
+    ``("db_up", None)`` events on ``events`` until :meth:`stop` is called."""
+
+    def __init__(self, db: Database, events: "queue.Queue[tuple[str, Any]]", since: Any = 0,
+                 batch: int = 500, poll_timeout: float = 20.0):
+        super().__init__(name=f"changes:{db.name}", daemon=True)
+        self.db = db
+        self.events = events
+        self.since = since
+        self.batch = batch
+        self.poll_timeout = poll_timeout
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        caught_up = False
+        down_since: float | None = None
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                if caught_up:
+                    answer = self.db.changes(self.since, feed="longpoll", include_docs=True,
+                                             timeout=self.poll_timeout, limit=self.batch)
+                else:
+                    answer = self.db.changes(self.since, include_docs=True, limit=self.batch)
+            except CouchError as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    self.events.put(("db_down", str(exc)))
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if down_since is not None:
+                down_since = None
+                self.events.put(("db_up", None))
+            backoff = 0.5
+            results = answer.get("results") or []
+            for change in results:
+                doc = change.get("doc")
+                if doc is None and change.get("deleted"):
+                    doc = {"_id": change.get("id"), "_deleted": True}
+                if isinstance(doc, dict):
+                    self.events.put(("doc", doc))
+            self.since = answer.get("last_seq", self.since)
+            if not caught_up and len(results) < self.batch:
+                caught_up = True
+                self.events.put(("caught_up", self.since))

@@ -1,0 +1,48 @@
+"""Log output in the 2012 format: ``Sep 07 12:57:20 host project : message``.
+
+dirt's modules log through ``logging.getLogger(__name__)``; :func:`configure`
+(called once, by the CLI) sends those records to the console and to the
+project's log file in that format. Nothing here ever sees a password: URLs are
+redacted where they are logged (:func:`dirt.couch.redact`).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+
+DATE_FORMAT = "%b %d %H:%M:%S"
+
+
+class SeedFormatter(logging.Formatter):
+    """``<time> <host> <service> : <message>``, like the original's yelling log."""
+
+    def __init__(self, service: str, hoststamp: bool = True, timestamp: bool = True):
+        parts = []
+        if timestamp:
+            parts.append("%(asctime)s")
+        if hoststamp:
+            parts.append(socket.gethostname().split(".")[0].replace("%", "%%"))
+        parts.append(service.replace("%", "%%") + " : %(message)s")
+        super().__init__(" ".join(parts), DATE_FORMAT)
+
+
+def configure(service: str, log_file: Path | None = None, verbose: bool = False, console: bool = True) -> None:
+    """Route dirt's log records to the console and ``log_file``; idempotent."""
+    root = logging.getLogger("dirt")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+    formatter = SeedFormatter(service)
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        root.addHandler(stream)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(formatter)
+        root.addHandler(handler)

@@ -1,0 +1,126 @@
+"""A project's settings: every default in one place, validated at start-up.
+
+A project's ``settings.py`` (written by ``dirt create``) is plain Python that
+assigns module-level names. It is the user's own file, so it is executed; but
+nothing read from the database ever is. Unknown names are ignored (so a
+settings file can compute values), known names are type-checked here, and
+``DIRT_COUCHDB_HOST`` / ``DIRT_COUCHDB_DBNAME`` in the environment override
+the host and database.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+BALANCERS = ("round_robin", "load")
+
+
+@dataclass
+class Settings:
+    """Everything dirt reads from a project's settings.py, with its default."""
+
+    project_name: str = "dirt"
+    couchdb_host: str = "http://localhost:5984"
+    couchdb_dbname: str = ""            # default: project_name
+    node_enable_default: bool = True    # are newly added nodes enabled?
+    log_file: str | None = "dirt.log"   # relative to the project; None: console only
+    notify_list: list[str] = field(default_factory=list)
+    smtp_server: str = "localhost"
+    load_balancer: str = "round_robin"  # or "load"
+    task_timeout: float = 3600.0        # seconds a task may run unless its doc says otherwise
+    max_attempts: int = 3               # tries before a task that keeps losing its node is an error
+    lease_seconds: float = 60.0         # a running task whose server stops renewing is recovered after this
+    node_python: str = "python3"        # interpreter started on SSH nodes
+    ssh_keepalive: int = 5              # seconds between SSH keepalives; 3 missed = node down
+    node_retry_interval: float = 30.0   # seconds between reconnection tries to a down node
+    max_result_bytes: int = 4_000_000   # larger results (JSON, without attachments) are refused
+
+    def __post_init__(self) -> None:
+        if not self.couchdb_dbname:
+            self.couchdb_dbname = self.project_name
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise SettingsError naming the first setting with a wrong type or value."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            expected = _TYPES[f.name]
+            if value is None and f.name == "log_file":
+                continue
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, f.name, value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise SettingsError(f"setting {f.name} must be {_TYPE_WORDS[expected]}, not {value!r}")
+        if self.load_balancer not in BALANCERS:
+            raise SettingsError(f"setting load_balancer must be one of {', '.join(BALANCERS)}, not {self.load_balancer!r}")
+        if not all(isinstance(x, str) for x in self.notify_list):
+            raise SettingsError("setting notify_list must be a list of e-mail addresses (strings)")
+        for name in ("task_timeout", "lease_seconds", "node_retry_interval"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"setting {name} must be a positive number of seconds")
+        if self.max_attempts < 1 or self.max_result_bytes < 1 or self.ssh_keepalive < 1:
+            raise SettingsError("settings max_attempts, max_result_bytes and ssh_keepalive must be at least 1")
+        if not self.couchdb_host.startswith(("http://", "https://")):
+            raise SettingsError(f"setting couchdb_host must be an http:// or https:// URL, not {self.couchdb_host!r}")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], environ: dict[str, str] | None = None) -> "Settings":
+        """Settings from a dict of names (unknown names ignored) plus the environment."""
+        environ = os.environ if environ is None else environ
+        known = {f.name for f in dataclasses.fields(cls)}
+        chosen = {k: v for k, v in values.items() if k in known}
+        if environ.get("DIRT_COUCHDB_HOST"):
+            chosen["couchdb_host"] = environ["DIRT_COUCHDB_HOST"]
+        if environ.get("DIRT_COUCHDB_DBNAME"):
+            chosen["couchdb_dbname"] = environ["DIRT_COUCHDB_DBNAME"]
+        return cls(**chosen)
+
+
+_TYPES = {
+    "project_name": str, "couchdb_host": str, "couchdb_dbname": str, "node_enable_default": bool,
+    "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str,
+    "task_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
+    "ssh_keepalive": int, "node_retry_interval": float, "max_result_bytes": int,
+}
+_TYPE_WORDS = {str: "a string", bool: "True or False", list: "a list", float: "a number", int: "a whole number"}
+
+
+@dataclass
+class Project:
+    """A dirt project directory: its settings and its tasks/ package."""
+
+    root: Path
+    settings: Settings
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.root / "tasks"
+
+    @property
+    def log_path(self) -> Path | None:
+        if not self.settings.log_file:
+            return None
+        return self.root / self.settings.log_file
+
+
+def load_project(root: str | os.PathLike | None = None) -> Project:
+    """Read ``settings.py`` from the project directory ``root`` (default: cwd)."""
+    root = Path(root or os.getcwd()).resolve()
+    path = root / "settings.py"
+    if not path.is_file():
+        raise SettingsError(
+            f"no settings.py in {root}: run this from a project directory made by `dirt create`, "
+            "or pass --project DIR")
+    try:
+        values = runpy.run_path(str(path))
+    except Exception as exc:  # the user's file: report whatever it raised
+        raise SettingsError(f"{path} failed to load: {type(exc).__name__}: {exc}") from None
+    values.setdefault("project_name", root.name)
+    return Project(root, Settings.from_mapping(values))

@@ -1,0 +1,1 @@
+"""Example tasks: simple, kwargs, attachments and compile_hello."""
