@@ -239,11 +239,20 @@ class Couch:
         response = self.request("GET", self.db_url, ok=(404,))
         if response.status_code == 200:
             return False
+        if self.target.auth is None and not self._anonymous_is_admin():
+            # pouchdb-server never answers an anonymous PUT /db once an admin
+            # exists, so ask first; CouchDB would answer 401.
+            raise NotAuthorized("PUT", self.db_url, 401, "unauthorized", "creating a database needs a server admin", _AUTH_HINT)
         response = self.request("PUT", self.db_url, ok=(412,))
         created = response.status_code != 412
         if created:
             log.info("created database %s", self.db_url)
         return created
+
+    def _anonymous_is_admin(self) -> bool:
+        """Whether the server treats requests without credentials as admin ("admin party")."""
+        session = self.request("GET", f"{self.target.server}/_session").json()
+        return "_admin" in ((session or {}).get("userCtx") or {}).get("roles", [])
 
     def get_document(self, doc_id: str) -> dict[str, Any] | None:
         """The current revision of a document, or ``None`` if there is none."""

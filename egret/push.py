@@ -9,7 +9,7 @@ How a push decides what to send: it reads the design document on the server
   push does (CouchDB digests compressed text attachments, so its digest alone
   is not enough).
 * The fields are unchanged when every field but ``_rev`` and
-  ``_attachments`` is equal.
+  ``_attachments`` is equal (``egret``, the record of MD5s, included).
 
 Nothing changed: no write at all (no new revision, no view rebuild). Otherwise
 attachments over :data:`INLINE_LIMIT` are first uploaded one by one as raw,
@@ -101,10 +101,12 @@ def _push_once(app: CompiledApp, couch: Couch) -> PushResult:
         if not _unchanged(att, server_stubs.get(name), recorded.get(name))
     ]
     removed = sorted(set(server_stubs) - set(app.attachments))
-    current_fields = {k: v for k, v in (current or {}).items() if k not in ("_rev", "_attachments")}
-    fields_changed = current is None or current_fields != app.doc
+    current_fields = {k: v for k, v in (current or {}).items() if k not in ("_rev", "_attachments", "egret")}
+    local_fields = {k: v for k, v in app.doc.items() if k != "egret"}
+    fields_changed = current is None or current_fields != local_fields
+    record_stale = (current or {}).get("egret") != app.doc.get("egret")
     result = PushResult(doc_id=app.doc_id, rev=(current or {}).get("_rev"), url=index_url(app, couch))
-    if not (changed or removed or fields_changed):
+    if not (changed or removed or fields_changed or record_stale):
         log.info("%s is up to date (rev %s)", app.doc_id, result.rev)
         return result
 
