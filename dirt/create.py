@@ -55,6 +55,8 @@ def create_project(path: str | Path, dbname: str | None = None) -> Path:
     try:
         _copy_tree(skeleton_dir(), staging, env, context)
         _copy_tree(web_dir(), staging / "web", env, context, render=False)
+        # The design document is named after the project: /_design/NAME/index.html
+        (staging / "web" / "_id").write_text(f"_design/{project_name}\n", encoding="utf-8")
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

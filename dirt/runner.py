@@ -19,6 +19,7 @@ Failures are reported as exceptions carrying what a person needs:
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import threading
 from typing import Any
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 class TaskRaised(DirtError):
     """The task's code raised; ``traceback`` is the remote traceback text."""
 
-    def __init__(self, traceback: str):
-        self.traceback = traceback.strip()
+    def __init__(self, traceback: str, source: str | None = None, filename: str | None = None):
+        self.traceback = readable_traceback(traceback, source, filename)
         last = self.traceback.splitlines()[-1] if self.traceback else "unknown error"
         super().__init__(f"the task raised {last}")
 
@@ -159,7 +160,10 @@ class NodeConnection:
         try:
             channel = self.master.remote_exec(source)
             if kwargs is not None:
-                channel.send(kwargs)
+                try:
+                    channel.send(kwargs)
+                except OSError:
+                    pass   # finished without reading kwargs
             return channel.receive(timeout)
         except execnet.RemoteError as exc:
             raise TaskRaised(exc.formatted) from None
@@ -232,7 +236,7 @@ class NodeConnection:
         return NodeUnreachable(self.name, f"connection lost ({what})")
 
     def run_task(self, source: str, kwargs: Any, timeout: float, env: dict[str, str] | None = None,
-                 handle: Any = None) -> Any:
+                 handle: Any = None, filename: str = "<task>") -> Any:
         """Run task ``source`` in a worker and return the object it sends back.
 
         ``kwargs`` (a dict, sent to the task before it runs) is what the
@@ -247,11 +251,14 @@ class NodeConnection:
             channel = worker.gateway.remote_exec(source)
             if handle is not None:
                 handle.started = True
-            channel.send(kwargs if kwargs is not None else {})
+            try:
+                channel.send(kwargs if kwargs is not None else {})
+            except OSError:
+                pass   # the task finished without reading kwargs; its result is queued
             result = channel.receive(timeout)
         except execnet.RemoteError as exc:
             self._recycle(worker, locals().get("workdir"))
-            raise TaskRaised(exc.formatted) from None
+            raise TaskRaised(exc.formatted, source, filename) from None
         except execnet.TimeoutError:
             self._discard(worker, kill=True)
             raise TaskTimedOut(timeout) from None
@@ -271,6 +278,34 @@ class NodeConnection:
             self._discard(worker, kill=True)
             return
         self._give_back(worker)
+
+
+def readable_traceback(text: str, source: str | None, filename: str | None) -> str:
+    """A remote traceback with execnet's own frame removed and the task's
+    frames naming its file and showing its source lines."""
+    lines = source.splitlines() if source else []
+    out = []
+    skip_next = False
+    for line in text.strip().splitlines():
+        if skip_next:
+            skip_next = False
+            if line.startswith("    "):
+                continue
+        match = _FRAME.match(line)
+        if match and match.group(1) == "<string>" and "executetask" in line:
+            skip_next = True
+            continue
+        if match and match.group(1) == "<remote exec>" and filename:
+            out.append(line.replace('"<remote exec>"', f'"{filename}"'))
+            number = int(match.group(2))
+            if 0 < number <= len(lines):
+                out.append("    " + lines[number - 1].strip())
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+_FRAME = re.compile(r'\s*File "([^"]+)", line (\d+)')
 
 
 def _quiet_exit(gateway: execnet.Gateway) -> None:

@@ -556,7 +556,8 @@ class Scheduler:
         try:
             if conn is None:
                 raise NodeUnreachable(run.node.name, "not connected")
-            returned = conn.run_task(source, doc.get("kwargs"), timeout, env, handle=run.handle)
+            filename = "tasks/" + str(doc.get("name")).replace(".", "/") + ".py"
+            returned = conn.run_task(source, doc.get("kwargs"), timeout, env, handle=run.handle, filename=filename)
         except TaskRaised as exc:
             self._write_outcome(run, TaskState.ERROR.value, "raised", str(exc),
                                 extra={"traceback": exc.traceback,

@@ -66,3 +66,68 @@ def ssh_hosts(tmp_path_factory):
 def artifacts_dir():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# -- dirt projects -------------------------------------------------------------------------
+
+import textwrap  # noqa: E402
+
+from dirt.couch import Database  # noqa: E402
+from dirt.create import create_project  # noqa: E402
+from dirt.settings import load_project  # noqa: E402
+
+
+class ProjectHelper:
+    """A real project directory (from `dirt create`) pointed at a test database."""
+
+    def __init__(self, root: Path, couch_url: str, dbname: str):
+        self.root = root
+        self.couch_url = couch_url
+        self.dbname = dbname
+        self.db = Database.from_url(couch_url, dbname)
+
+    def set(self, **settings) -> None:
+        """Append settings to settings.py (later assignments win)."""
+        with open(self.root / "settings.py", "a") as f:
+            for key, value in settings.items():
+                f.write(f"{key} = {value!r}\n")
+
+    def load(self):
+        return load_project(self.root)
+
+    def write_task(self, name: str, source: str) -> None:
+        """Write tasks/<dotted/name>.py with ``source`` (dedented)."""
+        parts = name.split(".")
+        path = self.root / "tasks" / Path(*parts[:-1]) / (parts[-1] + ".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in path.parents:
+            if parent == self.root / "tasks":
+                break
+            (parent / "__init__.py").touch()
+        path.write_text(textwrap.dedent(source))
+
+    def add_task(self, name: str, doc_id: str | None = None, **fields) -> str:
+        doc = {"type": "task", "record_id": fields.pop("record_id", "r1"), "name": name, "created": 1, **fields}
+        if doc_id:
+            doc["_id"] = doc_id
+        return self.db.save(doc)["_id"]
+
+    def task(self, doc_id: str) -> dict:
+        return self.db.get(doc_id)
+
+
+@pytest.fixture
+def project(tmp_path, couch, db_name):
+    root = create_project(tmp_path / "proj", db_name)
+    helper = ProjectHelper(root, couch.url, db_name)
+    helper.set(couchdb_host=couch.url, couchdb_dbname=db_name, log_file=None,
+               lease_seconds=5, node_retry_interval=1, ssh_keepalive=1)
+    helper.db.save({"_id": "r1", "type": "record", "description": "test record", "created": 1})
+    return helper
+
+
+@pytest.fixture
+def ssh_env(ssh_hosts, monkeypatch):
+    """Make ssh node names (node1..node3) resolve through the test sshd."""
+    monkeypatch.setenv("DIRT_SSH_CONFIG", str(ssh_hosts.ssh_config))
+    return ssh_hosts
