@@ -7,13 +7,17 @@ CouchApp compiles unchanged:
   folder a nested object: ``views/by_type/map.js`` -> ``views.by_type.map``.
   ``.json`` files are parsed; other files are UTF-8 text, stripped of
   surrounding whitespace. A ``reduce.js`` may hold a built-in (``_count``).
-* ``_id`` (a file) holds the document id; otherwise ``couchapp.json``'s
-  ``"_id"``; otherwise ``_design/`` plus the directory's name.
-* ``couchapp.json`` becomes the ``couchapp`` field (name, description, ...):
-  these are the app's settings, and the context of its page templates.
-* ``_attachments/`` (any depth) becomes attachments named by their path
-  relative to it, as does ``vendor/NAME/_attachments/`` under ``vendor/NAME/``.
-  Other top-level names starting with ``_`` are reserved and skipped.
+* Settings: ``couchapp.json`` becomes the ``couchapp`` field (couchapp's
+  way); the keys of ``settings.json`` become top-level fields (the original
+  egret's way: ``name``, ``description``, ``language``, ``designname``).
+  Both are the context of the page templates.
+* The document id: the ``_id`` file; otherwise ``"_id"`` in a settings file;
+  otherwise ``_design/`` plus ``"designname"``; otherwise ``_design/`` plus
+  the directory's name.
+* ``_attachments/`` (any depth; the original egret's ``attachments/`` too)
+  becomes attachments named by their path relative to it, as does
+  ``vendor/NAME/_attachments/`` under ``vendor/NAME/``. Other top-level names
+  starting with ``_`` are reserved and skipped.
 * ``templates/**/*.html`` are jinja2 pages rendered into attachments (see
   :mod:`egret.templates`); ``"egret": {"templates": false}`` in
   ``couchapp.json`` keeps ``templates/`` an ordinary field instead, for apps
@@ -40,7 +44,9 @@ from egret.templates import render_pages
 
 log = logging.getLogger(__name__)
 
-SETTINGS_FILE = "couchapp.json"
+COUCHAPP_SETTINGS = "couchapp.json"
+EGRET_SETTINGS = "settings.json"
+ATTACHMENT_FOLDERS = ("_attachments", "attachments")
 BUILTIN_REDUCES = {"_count", "_sum", "_stats", "_approx_count_distinct"}
 FUNCTION_FIELDS = ("shows", "lists", "updates", "filters")
 # Keys couchapp keeps in couchapp.json for its own bookkeeping, not settings.
@@ -87,23 +93,29 @@ def compile_app(directory: Path | str, database: str | None = None) -> CompiledA
     if not app_dir.is_dir():
         raise SourceError(app_dir, "not a directory")
     rules = IgnoreRules.load(app_dir)
-    settings = _read_settings(app_dir)
+    couchapp_settings = _read_settings(app_dir / COUCHAPP_SETTINGS)
+    egret_settings = _read_settings(app_dir / EGRET_SETTINGS)
+    settings = {**couchapp_settings, **egret_settings}
     options = settings.get("egret", {})
     if not isinstance(options, dict):
-        raise SourceError(app_dir / SETTINGS_FILE, '"egret" must be an object of egret options')
+        raise SourceError(app_dir, '"egret" in the settings must be an object of egret options')
     templates_name = options.get("templates", "templates")
     templates_dir = app_dir / templates_name if templates_name else None
     if templates_dir is not None and not templates_dir.is_dir():
         templates_dir = None
 
-    skip = {SETTINGS_FILE} | ({templates_dir.name} if templates_dir else set())
+    skip = {COUCHAPP_SETTINGS, EGRET_SETTINGS, *ATTACHMENT_FOLDERS}
+    if templates_dir is not None:
+        skip.add(templates_dir.name)
     fields = _folder_fields(app_dir, app_dir, rules, top_level_skip=skip)
     if "egret" in fields:
         raise SourceError(app_dir / "egret", "the field name 'egret' is reserved for egret's bookkeeping")
-    if settings:
+    if couchapp_settings:
         couchapp_field = fields.get("couchapp")
-        meta = {k: v for k, v in settings.items() if k != "_id" and k not in _COUCHAPP_BOOKKEEPING}
+        meta = {k: v for k, v in couchapp_settings.items() if k != "_id" and k not in _COUCHAPP_BOOKKEEPING}
         fields["couchapp"] = {**couchapp_field, **meta} if isinstance(couchapp_field, dict) else meta
+    top_level = {k: v for k, v in egret_settings.items() if k not in ("_id", "_rev", "_attachments", "egret")}
+    fields = {**top_level, **fields}
 
     doc_id = _doc_id(app_dir, settings)
     _check_fields(app_dir, fields)
@@ -148,8 +160,7 @@ def template_context(doc_id: str, settings: dict[str, Any], database: str | None
     }
 
 
-def _read_settings(app_dir: Path) -> dict[str, Any]:
-    path = app_dir / SETTINGS_FILE
+def _read_settings(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     settings = _read_json(path)
@@ -163,10 +174,12 @@ def _doc_id(app_dir: Path, settings: dict[str, Any]) -> str:
         if not doc_id:
             raise SourceError(id_file, "the _id file is empty")
         return doc_id
-    if "_id" in settings:
-        if not isinstance(settings["_id"], str) or not settings["_id"].strip():
-            raise SourceError(app_dir / SETTINGS_FILE, '"_id" must be a non-empty string')
-        return settings["_id"].strip()
+    for key, prefix in (("_id", ""), ("designname", "_design/")):
+        if key in settings:
+            value = settings[key]
+            if not isinstance(value, str) or not value.strip():
+                raise SourceError(app_dir, f'"{key}" in the settings must be a non-empty string')
+            return prefix + value.strip()
     return "_design/" + app_dir.resolve().name
 
 
@@ -285,7 +298,7 @@ def _line_of_item(text: str, index: int) -> int | None:
 
 def _collect_attachments(app_dir: Path, rules: IgnoreRules) -> dict[str, Attachment]:
     attachments: dict[str, Attachment] = {}
-    roots = [(app_dir / "_attachments", "")]
+    roots = [(app_dir / folder, "") for folder in ATTACHMENT_FOLDERS if not rules.ignored(folder, is_dir=True)]
     vendor = app_dir / "vendor"
     if vendor.is_dir() and not rules.ignored("vendor", is_dir=True):
         for entry in sorted(vendor.iterdir()):
@@ -302,5 +315,7 @@ def _collect_attachments(app_dir: Path, rules: IgnoreRules) -> dict[str, Attachm
                 if rules.ignored_path(app_dir, path):
                     continue
                 name = prefix + path.relative_to(root).as_posix()
+                if name in attachments:
+                    raise SourceError(path, f"both {attachments[name].origin} and this file make attachment {name}")
                 attachments[name] = Attachment.from_file(name, path, origin=path.relative_to(app_dir).as_posix())
     return attachments

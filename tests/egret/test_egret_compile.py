@@ -277,3 +277,14 @@ def test_compile_command_error_is_one_line(sample_app):
     assert result.stderr.strip().count("\n") == 0
     assert "view folder has no map.js" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_original_egret_layout_settings_json_and_attachments_folder():
+    app = compile_app(FIXTURES / "seedapp")
+    assert app.doc_id == "_design/builder"  # from "designname"
+    # settings.json keys are top-level fields, as the original egret pushed them
+    assert app.doc["language"] == "javascript"
+    assert app.doc["description"] == "A dirt 0.6-era web directory"
+    assert sorted(app.attachments) == ["css/style.css", "index.html", "vendor/jquery.min.js"]
+    assert "attachments" not in app.doc and "settings" not in app.doc
+    assert app.doc["filters"]["task"].startswith("function (doc, req)")
