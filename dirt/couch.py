@@ -23,6 +23,7 @@ import json
 import logging
 import netrc
 import os
+import re
 from typing import Any, Iterable
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -33,6 +34,7 @@ from .errors import Conflict, CouchError, NotFound, Unauthorized, Unreachable
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DB_NAME_RULE = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
 
 
 def redact(url: str) -> str:
@@ -194,7 +196,15 @@ class Database:
             return False
 
     def create(self, exist_ok: bool = True) -> None:
-        """Create the database (no error if it exists and ``exist_ok``)."""
+        """Create the database (no error if it exists and ``exist_ok``).
+
+        The name is checked against CouchDB's rule first, so a bad name is
+        refused the same way on servers that are more lenient.
+        """
+        if not DB_NAME_RULE.match(self.name):
+            raise CouchError(
+                f"{self.name!r} cannot be a CouchDB database name: names must start with a lowercase letter "
+                "and contain only a-z, 0-9 and _$()+-/", 400, "illegal_database_name")
         try:
             self._req("PUT")
         except CouchError as exc:

@@ -6,16 +6,14 @@ too, so each project can customise and push its own.
 """
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from pathlib import Path
 
 import jinja2
 
+from .couch import DB_NAME_RULE
 from .errors import DirtError, ProjectExists
-
-DBNAME_RULE = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
 
 
 def _data_dir(name: str) -> Path:
@@ -45,7 +43,7 @@ def create_project(path: str | Path, dbname: str | None = None) -> Path:
         raise ProjectExists(f"{target} already exists; choose a new name (dirt never overwrites a project)")
     project_name = target.resolve().name
     dbname = dbname or project_name.lower()
-    if not DBNAME_RULE.match(dbname):
+    if not DB_NAME_RULE.match(dbname):
         raise DirtError(f"{dbname!r} cannot be a CouchDB database name: it must start with a lowercase letter "
                         "and hold only a-z, 0-9 and _$()+-/; pass one as the second argument")
     context = {"project_name": project_name, "dbname": dbname, "created": int(time.time())}

@@ -1,0 +1,68 @@
+"""dirt create and project settings."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dirt.create import create_project
+from dirt.errors import ProjectExists, SettingsError
+from dirt.settings import load_project
+
+
+def test_create_makes_a_complete_project(tmp_path):
+    root = create_project(tmp_path / "builder")
+    for path in ["README.md", "settings.py", "tasks/__init__.py", "tasks/examples/simple.py",
+                 "tasks/examples/kwargs.py", "tasks/examples/attachments.py", "test_data.json", "web/_id"]:
+        assert (root / path).is_file(), path
+    assert not list(root.rglob("*.jinja"))
+    project = load_project(root)
+    s = project.settings
+    assert (s.project_name, s.couchdb_dbname, s.load_balancer) == ("builder", "builder", "round_robin")
+    assert s.couchdb_host == "http://localhost:5984" and s.node_enable_default is True
+    assert (root / "web/_id").read_text().strip() == "_design/builder"
+    docs = json.loads((root / "test_data.json").read_text())
+    assert {d["type"] for d in docs} == {"record", "task"}
+    # The example tasks run as plain scripts too.
+    out = subprocess.run([sys.executable, str(root / "tasks/examples/simple.py")], capture_output=True, text=True)
+    assert "'success': True" in out.stdout
+
+
+def test_create_with_dbname_and_refusing_to_overwrite(tmp_path):
+    root = create_project(tmp_path / "proj", "other_db")
+    assert load_project(root).settings.couchdb_dbname == "other_db"
+    marker = root / "tasks" / "mine.py"
+    marker.write_text("x = 1\n")
+    with pytest.raises(ProjectExists):
+        create_project(root)
+    assert marker.read_text() == "x = 1\n"
+
+
+def test_every_default_in_the_skeleton_works_and_env_overrides(tmp_path, monkeypatch):
+    root = create_project(tmp_path / "p")
+    (root / "settings.py").write_text("")
+    assert load_project(root).settings.load_balancer == "round_robin"
+    monkeypatch.setenv("DIRT_COUCHDB_HOST", "http://db.example:5984")
+    monkeypatch.setenv("DIRT_COUCHDB_DBNAME", "elsewhere")
+    s = load_project(root).settings
+    assert (s.couchdb_host, s.couchdb_dbname) == ("http://db.example:5984", "elsewhere")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("load_balancer = 'fastest'", "load_balancer must be one of"),
+    ("task_timeout = 'soon'", "task_timeout must be a number"),
+    ("couchdb_host = 'localhost:5984'", "http:// or https://"),
+    ("raise ValueError('oops')", "failed to load: ValueError: oops"),
+])
+def test_bad_settings_are_named(tmp_path, text, words):
+    root = create_project(tmp_path / "p")
+    (root / "settings.py").write_text(text + "\n")
+    with pytest.raises(SettingsError) as err:
+        load_project(root)
+    assert words in str(err.value)
+
+
+def test_missing_settings(tmp_path):
+    with pytest.raises(SettingsError) as err:
+        load_project(tmp_path)
+    assert "dirt create" in str(err.value)
