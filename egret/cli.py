@@ -77,8 +77,9 @@ def main(verbose: int) -> None:
     its data, and every later edit, to CouchDB or pouchdb-server."""
     level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="egret: %(message)s", stream=sys.stderr)
-    if verbose < 2:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx logs each request line (never credentials: they are not in the URL) at -vv.
+    logging.getLogger("httpx").setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 @main.command("compile")

@@ -50,7 +50,7 @@ def test_couchapp_style_directory_compiles_to_what_the_conventions_specify():
         "validate_doc_update": text(root / "validate_doc_update.js"),
         "rewrites": [{"from": "", "to": "index.html"}, {"from": "api/*", "to": "../../*"}],
         "lib": {"helpers": {"format": "exports.title = function (s) { return s.toUpperCase(); };"}},
-        "options": {"limits": {"page_size": 20, "refresh": True}},
+        "config": {"limits": {"page_size": 20, "refresh": True}},
         "vendor": {"mylib": {}},
     }
     expected_attachments = {
@@ -222,7 +222,7 @@ def test_template_and_attachment_of_the_same_name(pages_app):
 
 
 def test_invalid_json_file_names_file_and_line(sample_app):
-    (sample_app / "options" / "limits.json").write_text('{\n  "page_size": 20,\n}\n')
+    (sample_app / "config" / "limits.json").write_text('{\n  "page_size": 20,\n}\n')
     with pytest.raises(SourceError) as caught:
         compile_app(sample_app)
     assert caught.value.path.name == "limits.json" and caught.value.line == 3
