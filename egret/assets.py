@@ -22,8 +22,7 @@ def jquery() -> Attachment:
     except ImportError:
         raise EgretError("jQuery is not installed: pip install XStatic-jQuery") from None
     path = Path(package.BASE_DIR) / "jquery.min.js"
-    attachment = Attachment.from_file(JQUERY_NAME, path, origin=f"XStatic-jQuery {package.VERSION}")
-    return attachment
+    return Attachment.from_file(JQUERY_NAME, path, origin=f"XStatic-jQuery {package.VERSION}")
 
 
 def jquery_version() -> str | None:

@@ -33,6 +33,9 @@ URL_HELP = (
 )
 
 
+SHOWN_UPLOADS = 12  # the progress line names at most this many attachments
+
+
 class Failure(click.ClickException):
     """An error shown as ``egret: MESSAGE`` with exit status 1."""
 
@@ -59,7 +62,11 @@ def _report_push(result: PushResult, couch: Couch) -> None:
     if result.created_database:
         click.echo(f"created database {couch.db_url}")
     if result.uploaded:
-        click.echo("uploaded " + ", ".join(f"{name} ({_size(size)})" for name, size in result.uploaded))
+        shown = ", ".join(f"{name} ({_size(size)})" for name, size in result.uploaded[:SHOWN_UPLOADS])
+        rest = result.uploaded[SHOWN_UPLOADS:]
+        if rest:
+            shown += f" and {len(rest)} more ({_size(sum(size for _, size in rest))})"
+        click.echo(f"uploaded {shown}")
     if result.removed:
         click.echo("removed " + ", ".join(result.removed))
     if result.changed:

@@ -36,7 +36,10 @@ class IgnoreRules:
         path = app_dir / IGNORE_FILE
         if not path.is_file():
             return cls()
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(path, "not UTF-8 text") from None
         stripped = "\n".join(line for line in text.splitlines() if not line.strip().startswith("//"))
         if stripped.strip().startswith("["):
             try:

@@ -313,3 +313,15 @@ def test_compiled_json_is_what_was_pushed(sample_app, db_url, http):
     for key in ("_rev", "_attachments"):
         stored.pop(key), compiled.pop(key, None)
     assert stored == compiled
+
+
+def test_first_push_of_many_files_stays_brief(tmp_path, db_url):
+    app = tmp_path / "many"
+    (app / "_attachments").mkdir(parents=True)
+    for number in range(30):
+        (app / "_attachments" / f"page{number:02}.html").write_text("<p>x</p>\n" * 100)
+    result = CliRunner().invoke(main, ["push", db_url, str(app)])
+    assert result.exit_code == 0, result.output
+    uploaded = result.stdout.splitlines()[0]
+    assert uploaded.startswith("uploaded page00.html (900 B), page01.html (900 B)")
+    assert uploaded.endswith("and 19 more (103.7 kB)")  # 18 pages and jQuery (87.5 kB)
