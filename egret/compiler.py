@@ -100,6 +100,8 @@ def compile_app(directory: Path | str, database: str | None = None) -> CompiledA
     if not isinstance(options, dict):
         raise SourceError(app_dir, '"egret" in the settings must be an object of egret options')
     templates_name = options.get("templates", "templates")
+    if templates_name and not isinstance(templates_name, str):
+        raise SourceError(app_dir, '"templates" in the egret options must be a folder name, or false')
     templates_dir = app_dir / templates_name if templates_name else None
     if templates_dir is not None and not templates_dir.is_dir():
         templates_dir = None
