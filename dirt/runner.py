@@ -242,8 +242,14 @@ class NodeConnection:
         ``kwargs`` (a dict, sent to the task before it runs) is what the
         seed's kwargs contract receives; tasks that take no arguments ignore
         it. Raises TaskRaised, TaskTimedOut, TaskCrashed or NodeUnreachable.
+        ``handle``, if given, gets ``started = True`` once the task's code is
+        sent, and a ``killer`` that kills the task's worker from another thread
+        (the task then ends in TaskCrashed). ``filename`` names the task's
+        file in tracebacks.
         """
         worker = self._take_worker()
+        if handle is not None:
+            handle.killer = lambda: self._discard(worker, kill=True)
         try:
             setup = worker.gateway.remote_exec(_TASK_SETUP)
             setup.send(env or {})

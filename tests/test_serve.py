@@ -213,3 +213,54 @@ def test_live_server_picks_up_new_tasks(project):
         task = project.add_task("examples.simple")
         doc = wait_for(lambda: (d := project.task(task)).get("state") == "passed" and d, what="task to pass")
     assert doc["results"]["sum"] == 4
+
+
+def test_cancelling_a_running_task_kills_it_and_keeps_it_cancelled(project, tmp_path):
+    add_nodes(project, "localhost")
+    marker = tmp_path / "still-running"
+    project.write_task("slow", f"""
+        import time
+        if __name__ == '__channelexec__':
+            time.sleep(2)
+            open({str(marker)!r}, 'w').write('finished')
+            channel.send({{'success': True}})
+    """)
+    task = project.add_task("slow")
+    with BackgroundServer(project):
+        doc = wait_for(lambda: (d := project.task(task)).get("state") == "running" and d, what="task to start")
+        doc["state"] = "cancelled"
+        project.db.save(doc)
+        import time
+        time.sleep(3)
+    doc = project.task(task)
+    assert doc["state"] == "cancelled"
+    assert not marker.exists(), "the cancelled task's process was not killed"
+
+
+def test_load_balancer_runs_tasks(project):
+    project.set(load_balancer="load")
+    add_nodes(project, "localhost", "popen//python=python3")
+    ids = [project.add_task("examples.simple") for _ in range(6)]
+    serve_until_idle(project)
+    docs = [project.task(i) for i in ids]
+    assert all(d["state"] == "passed" for d in docs)
+
+
+def test_round_robin_spreads_tasks_over_nodes(project):
+    add_nodes(project, "localhost", "popen//python=python3")
+    ids = [project.add_task("examples.simple") for _ in range(8)]
+    serve_until_idle(project)
+    nodes = {project.task(i)["node"] for i in ids}
+    assert nodes == {"localhost", "popen//python=python3"}
+
+
+def test_priority_runs_first(project):
+    add_nodes(project, "localhost")
+    node = project.db.get("node:localhost")
+    node["slots"] = 1
+    project.db.save(node)
+    low = [project.add_task("examples.simple", created=i) for i in range(3)]
+    high = project.add_task("examples.simple", created=99, priority=10)
+    serve_until_idle(project)
+    started = {t: project.task(t)["started"] for t in low + [high]}
+    assert started[high] == min(started.values())
