@@ -72,8 +72,9 @@ class Scheduler:
     """
 
     def __init__(self, db: Database, project: Project, *, clock: Callable[[], float] = time.time,
-                 server_id: str | None = None):
+                 server_id: str | None = None, on_final: Callable[[dict], None] | None = None):
         self.db = db
+        self.on_final = on_final   # told of every task document this server moved to a final state
         self.project = project
         self.settings = project.settings
         self.clock = clock
@@ -505,7 +506,7 @@ class Scheduler:
         updated = dict(doc, state=TaskState.ERROR.value, reason=reason, completed=self.clock())
         updated.pop("lease", None)
         try:
-            self.db.save(updated)
+            self._announce(self.db.save(updated))
             log.error("Task %s: error: %s", doc["_id"], reason)
         except Conflict:
             return
@@ -636,6 +637,8 @@ class Scheduler:
                 try:
                     run.doc = self.db.save(doc)
                     run.finished = True
+                    if state in documents.FINAL_STATES:
+                        self._announce(run.doc)
                     if state in (TaskState.ERROR.value, TaskState.FAILED.value):
                         log.warning("Task %s %s: %s", run.task_id, state, reason or "")
                     elif state == TaskState.WAITING.value:
@@ -741,6 +744,17 @@ class Scheduler:
                 return
             if documents.task_state(updated) in documents.FINAL_STATES:
                 self.tasks.pop(doc["_id"], None)
+                self._announce(updated)
+
+
+    def _announce(self, doc: dict) -> None:
+        """Tell ``on_final`` (notifications) that a task reached a final state; never raises."""
+        if self.on_final is None:
+            return
+        try:
+            self.on_final(copy.deepcopy(doc))
+        except Exception:
+            log.exception("Task %s: could not pass its outcome on for notification", doc.get("_id"))
 
 
 class RunHandle:
