@@ -115,13 +115,15 @@ def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
     that is killed outright leaves its tasks claimed for `lease_seconds`,
     after which any dirt serve runs them again.
     """
+    from .notify import Notifier
     from .scheduler import Scheduler
 
     project = load_project(project_dir)
     configure(project.settings.project_name, project.log_path, verbose)
     click.echo(f"dirt v{__version__}")
     db = open_database(project)
-    scheduler = Scheduler(db, project)
+    notifier = Notifier(db, project.settings)
+    scheduler = Scheduler(db, project, on_final=notifier.task_final)
     stop = threading.Event()
     presses = {"n": 0}
 
@@ -137,6 +139,7 @@ def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
     signal.signal(signal.SIGINT, on_interrupt)
     signal.signal(signal.SIGTERM, on_interrupt)
     try:
+        notifier.start()
         scheduler.start()
         while not stop.is_set():
             scheduler.step()
@@ -149,6 +152,7 @@ def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
             scheduler.hand_back()
     finally:
         scheduler.close()
+        notifier.close()
     log.info("dirt serve stopped")
 
 

@@ -2,8 +2,10 @@
 
 dirt's modules log through ``logging.getLogger(__name__)``; :func:`configure`
 (called once, by the CLI) sends those records to the console and to the
-project's log file in that format. Nothing here ever sees a password: URLs are
-redacted where they are logged (:func:`dirt.couch.redact`).
+project's log file in that format. :class:`SeedFormatter` is the one
+implementation of the format: the seed's ``dirt.core.yelling`` API is built on
+it too. Nothing here ever sees a password: URLs are redacted where they are
+logged (:func:`dirt.couch.redact`), and notification tokens are never logged.
 """
 from __future__ import annotations
 
@@ -28,6 +30,19 @@ class SeedFormatter(logging.Formatter):
         super().__init__(" ".join(parts), DATE_FORMAT)
 
 
+def seed_handlers(formatter: logging.Formatter, log_file: str | Path | None, console: bool) -> list[logging.Handler]:
+    """A handler for the console (stderr) and one for ``log_file`` (appended to), both using ``formatter``."""
+    handlers: list[logging.Handler] = []
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    return handlers
+
+
 def configure(service: str, log_file: Path | None = None, verbose: bool = False, console: bool = True) -> None:
     """Route dirt's log records to the console and ``log_file``; idempotent."""
     root = logging.getLogger("dirt")
@@ -36,13 +51,5 @@ def configure(service: str, log_file: Path | None = None, verbose: bool = False,
         handler.close()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
-    formatter = SeedFormatter(service)
-    if console:
-        stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(formatter)
-        root.addHandler(stream)
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setFormatter(formatter)
+    for handler in seed_handlers(SeedFormatter(service), log_file, console):
         root.addHandler(handler)

@@ -19,6 +19,7 @@ from typing import Any
 from .errors import SettingsError
 
 BALANCERS = ("round_robin", "load")
+COMMIT_STATUS_SERVICES = ("github", "gitlab")
 
 
 @dataclass
@@ -40,10 +41,25 @@ class Settings:
     ssh_keepalive: int = 5              # seconds between SSH keepalives; 3 missed = node down
     node_retry_interval: float = 30.0   # seconds between reconnection tries to a down node
     max_result_bytes: int = 4_000_000   # larger results (JSON, without attachments) are refused
+    # Notifications (see docs/notifications.rst). SMTP login: DIRT_SMTP_USER / DIRT_SMTP_PASSWORD.
+    smtp_port: int = 25
+    smtp_starttls: bool = False         # upgrade the SMTP connection with STARTTLS before logging in
+    smtp_sender: str = ""               # From: address; default dirt@<this host>
+    webhook_url: str = ""               # JSON POST when all tasks of a record are finished; "" = none
+    commit_status: str = ""             # "github", "gitlab", or "" (no commit statuses)
+    commit_status_api: str = ""         # API base URL; default https://api.github.com or https://gitlab.com/api/v4
+    commit_status_token_env: str = ""   # environment variable holding the token; default GITHUB_TOKEN / GITLAB_TOKEN
+    web_url: str = ""                   # the web app's URL, for links; default couchdb_host/db/_design/project_name/
+    notify_retries: int = 5             # retries of a notification that failed (with doubling delays)
+    notify_retry_delay: float = 30.0    # seconds before the first retry
+    notify_timeout: float = 10.0        # seconds to wait for an SMTP or HTTP server
 
     def __post_init__(self) -> None:
         if not self.couchdb_dbname:
             self.couchdb_dbname = self.project_name
+        for name in _NONE_MEANS_EMPTY:
+            if getattr(self, name) is None:
+                setattr(self, name, "")
         self.validate()
 
     def validate(self) -> None:
@@ -69,6 +85,21 @@ class Settings:
             raise SettingsError("settings max_attempts, max_result_bytes and ssh_keepalive must be at least 1")
         if not self.couchdb_host.startswith(("http://", "https://")):
             raise SettingsError(f"setting couchdb_host must be an http:// or https:// URL, not {self.couchdb_host!r}")
+        for name in ("webhook_url", "commit_status_api", "web_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                # Not echoed: a webhook URL often carries a secret.
+                raise SettingsError(f"setting {name} must be an http:// or https:// URL (or empty)")
+        if self.commit_status and self.commit_status not in COMMIT_STATUS_SERVICES:
+            raise SettingsError(f"setting commit_status must be one of {', '.join(COMMIT_STATUS_SERVICES)} "
+                                f"or empty, not {self.commit_status!r}")
+        if not 0 < self.smtp_port < 65536:
+            raise SettingsError(f"setting smtp_port must be a TCP port number, not {self.smtp_port}")
+        if self.notify_retries < 0:
+            raise SettingsError("setting notify_retries must be 0 or more")
+        for name in ("notify_retry_delay", "notify_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"setting {name} must be a positive number of seconds")
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], environ: dict[str, str] | None = None) -> "Settings":
@@ -88,7 +119,13 @@ _TYPES = {
     "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str,
     "task_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
     "ssh_keepalive": int, "node_retry_interval": float, "max_result_bytes": int,
+    "smtp_port": int, "smtp_starttls": bool, "smtp_sender": str, "webhook_url": str, "commit_status": str,
+    "commit_status_api": str, "commit_status_token_env": str, "web_url": str, "notify_retries": int,
+    "notify_retry_delay": float, "notify_timeout": float,
 }
+# Settings where None (natural in a settings file) means "not set".
+_NONE_MEANS_EMPTY = ("smtp_sender", "webhook_url", "commit_status", "commit_status_api",
+                     "commit_status_token_env", "web_url")
 _TYPE_WORDS = {str: "a string", bool: "True or False", list: "a list", float: "a number", int: "a whole number"}
 
 

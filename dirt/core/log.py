@@ -1,7 +1,8 @@
 """``dirt.core.log.log``: the shared log object the 2012 code wrote through.
 
-It writes to the console in dirt's log format; ``dirt serve`` and the other
-commands configure the project's log file (see :mod:`dirt.logs`).
+It writes through dirt's own log (the ``dirt`` logger), so its lines land
+where ``dirt serve`` sends everything else: the project's ``log_file`` and the
+console, as ``Sep 07 12:57:20 host project : message``.
 """
 from dirt.core.yelling import Log
 
