@@ -84,8 +84,8 @@ VIEWS = {
         "    record_id: typeof doc.record_id === 'string' ? doc.record_id : null});\n}")},
     # lease expiry -> notification claims still under way.
     "pending_notifications": {"map": (
-        "function (doc) {\n  if (doc.type === 'notification' && (doc.state === 'sending' || doc.state === 'retrying'))\n"
-        "    emit(doc.expires, null);\n}")},
+        "function (doc) {\n  if (doc.type !== 'notification') return;\n"
+        "  if (doc.state === 'sending' || doc.state === 'retrying') emit(doc.expires, null);\n}")},
 }
 
 
@@ -283,6 +283,8 @@ class Notifier:
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until everything handed in so far is sent, failed or given up; whether it was."""
+        if not self._threads:
+            return True
         with self._cv:
             return self._cv.wait_for(lambda: self._ready and self._busy == 0 and not self._retries, timeout)
 

@@ -33,7 +33,7 @@ class Mail:
 
     @property
     def body(self) -> str:
-        return self.message.get_body(("plain",)).get_content()
+        return self.message.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 class SmtpSink:
@@ -53,7 +53,8 @@ class SmtpSink:
         self.port = free_port()
         kwargs = {}
         if login:
-            kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=tls_context is None)
+            kwargs.update(authenticator=self._authenticate, auth_required=True,
+                          auth_require_tls=tls_context is not None)
         if tls_context:
             kwargs.update(tls_context=tls_context, require_starttls=True)
         self._login = login
@@ -63,7 +64,7 @@ class SmtpSink:
         user = auth_data.login.decode()
         password = auth_data.password.decode()
         self.logins.append((user, password))
-        return AuthResult(success=(user, password) == self._login)
+        return AuthResult(success=(user, password) == self._login, handled=False)
 
     async def handle_DATA(self, server, session, envelope):
         self.attempts += 1

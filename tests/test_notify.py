@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 
-from dirt.notify import COMMIT_STATUS, FAILURE, WEBHOOK, Notifier, completion_ms, notification_id
+from dirt.notify import FAILURE, WEBHOOK, Notifier, completion_ms, notification_id
 from dirt_run import BackgroundServer, add_nodes, serve_until_idle, wait_for
 from listeners import HttpSink, SmtpSink
 from servers import free_port
