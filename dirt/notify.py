@@ -404,12 +404,28 @@ class Notifier:
                                         record_id=record_id))
 
     def _summary(self, record_id: str) -> RecordSummary | None:
+        """The record's tasks, if it has any; when they look finished, read twice.
+
+        A view can miss a document that was written while its index was being
+        updated (pouchdb-server skips it until the next update), so a record
+        is only called finished when two readings in a row agree.
+        """
+        tasks = self._record_tasks(record_id)
+        for _ in range(3):
+            summary = RecordSummary(record_id, {}, tasks)
+            if not tasks or not summary.finished:
+                return summary if tasks else None
+            again = self._record_tasks(record_id)
+            if again == tasks:
+                summary.record = self._record(record_id)
+                return summary
+            tasks = again
+        return None     # still changing: the task that changes it brings us back
+
+    def _record_tasks(self, record_id: str) -> list[dict]:
         rows = self._view("tasks_by_record", key=record_id)["rows"]
         tasks = [{"id": row["id"], **(row.get("value") or {})} for row in rows]
-        if not tasks:
-            return None
-        tasks.sort(key=lambda t: (str(t.get("name")), t["id"]))
-        return RecordSummary(record_id, self._record(record_id), tasks)
+        return sorted(tasks, key=lambda t: (str(t.get("name")), t["id"]))
 
     def _record(self, record_id: Any) -> dict:
         if not isinstance(record_id, str) or not record_id:

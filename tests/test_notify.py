@@ -95,7 +95,7 @@ def test_finished_record_sends_one_webhook_and_one_github_status(project, caplog
 
     hooks = [r for r in http.requests if r.path == "/hook"]
     statuses = [r for r in http.requests if r.path.startswith("/api/")]
-    assert len(hooks) == 1 and len(statuses) == 1, [r.path for r in http.requests]
+    assert len(hooks) == 1 and len(statuses) == 1, [(r.path, r.body) for r in http.requests]
 
     hook = hooks[0]
     assert hook.query == {"key": "hook-s3cret"}
