@@ -67,8 +67,9 @@ class LeastLoaded:
         return min(scored)[2]
 
 
-def make_balancer(kind: str, read_load: Callable[[str], float | None]) -> RoundRobin | LeastLoaded:
+def make_balancer(kind: str, read_load: Callable[[str], float | None],
+                  margin: float = 0.9) -> RoundRobin | LeastLoaded:
     """The balancer a project's ``load_balancer`` setting names."""
     if kind == "load":
-        return LeastLoaded(read_load)
+        return LeastLoaded(read_load, margin=margin)
     return RoundRobin()

@@ -26,13 +26,14 @@ class ChangesFollower(threading.Thread):
     ``("db_up", None)`` events on ``events`` until :meth:`stop` is called."""
 
     def __init__(self, db: Database, events: "queue.Queue[tuple[str, Any]]", since: Any = 0,
-                 batch: int = 500, poll_timeout: float = 20.0):
+                 batch: int = 500, poll_timeout: float = 20.0, settle: float = 0.02):
         super().__init__(name=f"changes:{db.name}", daemon=True)
         self.db = db
         self.events = events
         self.since = since
         self.batch = batch
         self.poll_timeout = poll_timeout
+        self.settle = settle
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -71,3 +72,7 @@ class ChangesFollower(threading.Thread):
             if not caught_up and len(results) < self.batch:
                 caught_up = True
                 self.events.put(("caught_up", self.since))
+            elif caught_up and results and self.settle:
+                # Busy: let a few more changes gather before asking again, so
+                # a burst costs one request instead of one per change.
+                self._stop.wait(self.settle)

@@ -90,8 +90,10 @@ shutil.rmtree(workdir, ignore_errors=True)
 channel.send(True)
 """
 
+# Runs in the master: kill a worker and everything its task started, then
+# reap it (it is the master's child) so no zombie is left behind.
 _KILL_GROUP = """
-import os, signal
+import os, signal, time
 pid = channel.receive()
 for kill in (getattr(os, "killpg", None), os.kill):
     if kill is None:
@@ -101,6 +103,13 @@ for kill in (getattr(os, "killpg", None), os.kill):
         break
     except OSError:
         pass
+for _ in range(50):
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+    except OSError:
+        break
+    time.sleep(0.02)
 channel.send(True)
 """
 

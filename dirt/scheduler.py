@@ -37,6 +37,7 @@ from .couch import Database
 from .documents import TaskState
 from .errors import Conflict, CouchError, DirtError, NodeUnreachable, RequirementError, TaskNameError
 from .feed import ChangesFollower
+from .groupcommit import GroupCommit
 from .nodes import NodeState, core_task_source, gateway_spec, node_id
 from .requirements import mismatch, parse_requirements
 from .runner import NodeConnection, TaskCrashed, TaskRaised, TaskTimedOut
@@ -83,7 +84,7 @@ class Scheduler:
         self.tasks: dict[str, dict] = {}         # unfinished tasks not run by us (waiting, or running elsewhere)
         self.runs: dict[str, TaskRun] = {}       # tasks this server is running
         self.nodes: dict[str, NodeState] = {}    # by node name
-        self.balancer = make_balancer(self.settings.load_balancer, self._read_load)
+        self.balancer = make_balancer(self.settings.load_balancer, self._read_load, self.settings.load_margin)
         self.follower: ChangesFollower | None = None
         self.caught_up = False
         self.db_down: str | None = None
@@ -93,6 +94,13 @@ class Scheduler:
         self._matches: dict[tuple, tuple[list[NodeState], str | None]] = {}  # (id, rev, nodes version)
         self._nodes_version = 0                                  # bumped when any node changes
         self._last_recovery = 0.0
+        self._order: list[str] = []                              # waiting task ids in dispatch order
+        self._order_stale = True
+        self._fresh: set[str] = set()                            # waiting tasks changed since last round
+        self._sources: dict[Any, tuple[int, str]] = {}           # task file -> (mtime, source)
+        self._finished_revs: dict[str, int] = {}                 # task id -> last rev our runs wrote
+        self.writer = GroupCommit(db)
+        self._redispatch_at = 0.0                                # when to look again at turned-down tasks
         self._dirty = True                                       # something changed since last dispatch
 
     # -- lifecycle --------------------------------------------------------------------
@@ -143,6 +151,10 @@ class Scheduler:
         self._maintain_nodes()
         self._renew_leases()
         self._recover_expired()
+        if self._redispatch_at and self.clock() >= self._redispatch_at:
+            self._redispatch_at = 0.0
+            self._dirty = True
+            self._fresh.update(self.tasks)
         if self.dispatching and self.caught_up and self.db_down is None and self._dirty:
             self._dirty = False
             self._dispatch()
@@ -172,6 +184,7 @@ class Scheduler:
         """Stop following and close every node connection."""
         if self.follower:
             self.follower.stop()
+        self.writer.close()
         for node in self.nodes.values():
             if node.conn:
                 node.conn.close()
@@ -234,11 +247,18 @@ class Scheduler:
         known = self.tasks.get(doc_id)
         if known is not None and _rev_number(doc) < _rev_number(known):
             return
+        if _rev_number(doc) <= self._finished_revs.get(doc_id, 0):
+            return   # a late echo of a run this server already finished
+        self._dirty = True
         if documents.task_state(doc) in documents.FINAL_STATES:
             self.tasks.pop(doc_id, None)
-        else:
-            self.tasks[doc_id] = doc
-            self._dirty = True
+            return
+        self.tasks[doc_id] = doc
+        if documents.task_state(doc) == TaskState.WAITING.value:
+            self._fresh.add(doc_id)
+            if known is None or _priority_key(known) != _priority_key(doc) or \
+                    documents.task_state(known) != TaskState.WAITING.value:
+                self._order_stale = True
 
     def _abandon(self, run: TaskRun, why: str) -> None:
         with run.lock:
@@ -251,7 +271,7 @@ class Scheduler:
 
     # -- nodes ----------------------------------------------------------------------------
     def _on_node_doc(self, doc: dict) -> None:
-        self._nodes_version += 1
+        self._node_changed()
         name = doc.get("name") or doc["_id"][len("node:"):]
         node = self.nodes.get(name)
         if node is None:
@@ -272,8 +292,14 @@ class Scheduler:
             node.next_try = 0.0   # someone (updatenodes) reached it: try again now
         self._dirty = True
 
-    def _forget_node(self, name: str) -> None:
+    def _node_changed(self) -> None:
+        """Node set or status changed: every waiting task needs a fresh look."""
         self._nodes_version += 1
+        self._fresh.update(self.tasks)
+        self._dirty = True
+
+    def _forget_node(self, name: str) -> None:
+        self._node_changed()
         node = self.nodes.pop(name, None)
         if node and node.conn:
             node.conn.close()
@@ -324,7 +350,7 @@ class Scheduler:
         node.connecting = False
         first = node.conn is not conn or node.down_reason is not None
         if first:
-            self._nodes_version += 1
+            self._node_changed()
         node.conn = conn
         node.down_reason = None
         now = self.clock()
@@ -346,7 +372,7 @@ class Scheduler:
             log.error("node %s is down: %s", name, reason)
         node.down_reason = reason
         node.conn = None
-        self._nodes_version += 1
+        self._node_changed()
         node.next_try = self.clock() + self.settings.node_retry_interval
         if node.doc.get("status") != "down" or node.doc.get("down_reason") != reason:
             self._update_node_doc(node, {"status": "down", "down_reason": reason, "down_since": self.clock()})
@@ -458,61 +484,77 @@ class Scheduler:
             return False
         return any(n.ready and n.busy < n.slots for n in matching)
 
+    def _waiting_order(self) -> list[str]:
+        """Ids of waiting tasks, highest priority and oldest first (sorted only when new ones arrive)."""
+        if self._order_stale:
+            waiting = [d for d in self.tasks.values() if documents.task_state(d) == TaskState.WAITING.value]
+            self._order = [d["_id"] for d in sorted(waiting, key=_priority_key)]
+            self._order_stale = False
+        return self._order
+
     def _dispatch(self) -> None:
+        """Place waiting tasks on free slots; store why others wait or cannot run.
+
+        All the writes of one round (claims, reasons, errors) go to CouchDB
+        together. When no slot is free, only tasks that changed since the last
+        round are looked at, so a long queue costs nothing while nodes are busy.
+        """
         self._count_busy()
-        waiting = [d for d in self.tasks.values() if documents.task_state(d) == TaskState.WAITING.value]
-        waiting.sort(key=_priority_key)
-        for doc in waiting:
+        free = sum(max(0, n.slots - n.busy) for n in self.nodes.values() if n.ready and n.enabled)
+        fresh, self._fresh = self._fresh, set()
+        claims: list[tuple[dict, NodeState, str]] = []
+        notes: list[tuple[dict, str, str]] = []     # (doc, state, reason)
+        order = self._waiting_order()
+        for doc_id in order if free > 0 else [i for i in order if i in fresh]:
             if not self.dispatching or self.db_down:
-                return
+                break
+            doc = self.tasks.get(doc_id)
+            if doc is None or documents.task_state(doc) != TaskState.WAITING.value:
+                continue
+            if free <= 0 and doc_id not in fresh:
+                continue
             try:
-                self._place(doc)
-            except CouchError as exc:
-                log.warning("task %s: %s", doc.get("_id"), exc)
-                self._dirty = True
-                return
+                problem = self._problem(doc)
+                if problem:
+                    notes.append((doc, TaskState.ERROR.value, problem))
+                    continue
+                matching, why = self._candidates(doc)
+                if why:
+                    if doc.get("reason") != why:
+                        notes.append((doc, TaskState.WAITING.value, why))
+                    continue
+                if free <= 0:
+                    continue
+                ready = [n for n in matching if n.ready and n.busy < n.slots]
+                node = self.balancer.choose(ready) if ready else None
+                if node is None:
+                    if ready:   # the balancer turned them down (too loaded): look again soon
+                        self._redispatch_at = self.clock() + 5.0
+                    continue
+                source = self._source(doc.get("name"))
+            except TaskNameError as exc:
+                notes.append((doc, TaskState.ERROR.value, str(exc)))
+                continue
             except Exception:
-                log.exception("task %s: could not be placed", doc.get("_id"))
+                log.exception("task %s: could not be placed", doc_id)
+                continue
+            claims.append((doc, node, source))
+            node.busy += 1
+            free -= 1
+        if claims or notes:
+            self._commit_round(claims, notes)
 
-    def _place(self, doc: dict) -> None:
-        problem = self._problem(doc)
-        if problem:
-            self._fail_before_start(doc, problem)
-            return
-        matching, why = self._candidates(doc)
-        if why:
-            self._note_waiting(doc, why)
-            return
-        free = [n for n in matching if n.ready and n.busy < n.slots]
-        if not free:
-            return
-        node = self.balancer.choose(free)
-        if node is None:
-            return
-        self._claim(doc, node)
+    def _source(self, name: str) -> str:
+        """A task's source, re-read only when its file changes."""
+        path = resolve_task(self.project.tasks_dir, name)
+        stamp = path.stat().st_mtime_ns
+        cached = self._sources.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = self._sources[path] = (stamp, task_source(self.project.tasks_dir, name))
+        return cached[1]
 
-    def _note_waiting(self, doc: dict, reason: str) -> None:
-        """Store why a task waits, once per distinct reason (never spinning)."""
-        if doc.get("reason") == reason:
-            return
-        updated = dict(doc, reason=reason, state=TaskState.WAITING.value)
-        try:
-            self.tasks[doc["_id"]] = self.db.save(updated)
-            log.info("Task %s waits: %s", doc["_id"], reason)
-        except Conflict:
-            pass   # it changed; the feed brings the new version
-
-    def _fail_before_start(self, doc: dict, reason: str) -> None:
-        updated = dict(doc, state=TaskState.ERROR.value, reason=reason, completed=self.clock())
-        updated.pop("lease", None)
-        try:
-            self._announce(self.db.save(updated))
-            log.error("Task %s: error: %s", doc["_id"], reason)
-        except Conflict:
-            return
-        self.tasks.pop(doc["_id"], None)
-
-    def _claim(self, doc: dict, node: NodeState) -> None:
+    def _claimed(self, doc: dict, node: NodeState) -> dict:
+        """``doc`` as claimed by this server for a new attempt on ``node``."""
         now = self.clock()
         attempts = [a for a in (doc.get("attempts") or []) if isinstance(a, dict)]
         number = len(attempts) + 1
@@ -525,21 +567,49 @@ class Scheduler:
         })
         for key in ("reason", "completed", "results", "traceback"):
             claimed.pop(key, None)
+        return claimed
+
+    def _commit_round(self, claims: list[tuple[dict, NodeState, str]], notes: list[tuple[dict, str, str]]) -> None:
+        """Write a dispatch round's claims and notes in one request, then start what we won."""
+        docs = [self._claimed(doc, node) for doc, node, _ in claims]
+        for doc, state, reason in notes:
+            updated = dict(doc, state=state, reason=reason)
+            if state == TaskState.ERROR.value:
+                updated["completed"] = self.clock()
+                updated.pop("lease", None)
+            docs.append(updated)
         try:
-            source = task_source(self.project.tasks_dir, doc.get("name"))
-        except TaskNameError as exc:
-            self._fail_before_start(doc, str(exc))
-            return
-        try:
-            self.db.save(claimed)
-        except Conflict:
-            self.tasks.pop(doc["_id"], None)   # someone else has it; the feed tells us who
-            return
-        self.tasks.pop(doc["_id"], None)
-        run = TaskRun(doc["_id"], claimed, node, number)
+            saved = self.writer.save_many(docs)
+        except CouchError as exc:
+            log.warning("could not dispatch: %s", exc)
+            saved = [exc] * len(docs)
+        for (doc, node, source), outcome in zip(claims, saved[:len(claims)]):
+            if isinstance(outcome, CouchError):
+                node.busy -= 1
+                if isinstance(outcome, Conflict):
+                    self.tasks.pop(doc["_id"], None)   # someone else has it; the feed tells us who
+                else:
+                    self._dirty = True
+                continue
+            self._start(outcome, node, source)
+        for (doc, state, reason), outcome in zip(notes, saved[len(claims):]):
+            if isinstance(outcome, CouchError):
+                if not isinstance(outcome, Conflict):
+                    self._dirty = True
+                continue
+            if state == TaskState.ERROR.value:
+                self.tasks.pop(doc["_id"], None)
+                log.error("Task %s: error: %s", doc["_id"], reason)
+                self._announce(outcome)
+            else:
+                self.tasks[doc["_id"]] = outcome
+                log.info("Task %s waits: %s", doc["_id"], reason)
+
+    def _start(self, claimed: dict, node: NodeState, source: str) -> None:
+        self.tasks.pop(claimed["_id"], None)
+        run = TaskRun(claimed["_id"], claimed, node, claimed["attempt"])
         self.runs[run.task_id] = run
         node.busy_here.add(run.task_id)
-        node.busy += 1
         log.info("%s -> %s", run.task_id, node.name)
         run.thread = threading.Thread(target=self._execute, args=(run, source), daemon=True,
                                       name=f"task:{run.task_id}")
@@ -635,7 +705,7 @@ class Scheduler:
                     doc.pop("reason", None)
                 doc.update(extra or {})
                 try:
-                    run.doc = self.db.save(doc)
+                    run.doc = self.writer.save(doc)
                     run.finished = True
                     if state in documents.FINAL_STATES:
                         self._announce(run.doc)
@@ -665,6 +735,9 @@ class Scheduler:
 
     def _on_run_done(self, run: TaskRun) -> None:
         self.runs.pop(run.task_id, None)
+        if len(self._finished_revs) > 50_000:
+            self._finished_revs.clear()
+        self._finished_revs[run.task_id] = _rev_number(run.doc)
         run.node.busy_here.discard(run.task_id)
         if not run.finished and not run.abandoned:
             log.warning("Task %s: run ended without a recorded outcome", run.task_id)
@@ -684,7 +757,7 @@ class Scheduler:
                 doc = copy.deepcopy(run.doc)
                 doc["lease"] = {"server": self.server_id, "expires": now + self.settings.lease_seconds}
                 try:
-                    run.doc = self.db.save(doc)
+                    run.doc = self.writer.save(doc)
                     continue
                 except Conflict:
                     pass
@@ -734,9 +807,11 @@ class Scheduler:
                     updated.pop(key, None)
             updated.pop("lease", None)
             try:
-                self.tasks[doc["_id"]] = self.db.save(updated)
+                self.tasks[doc["_id"]] = self.writer.save(updated)
                 log.warning("Task %s recovered: %s", doc["_id"], reason)
                 self._dirty = True
+                self._order_stale = True
+                self._fresh.add(doc["_id"])
             except Conflict:
                 pass
             except CouchError as exc:
