@@ -5,9 +5,10 @@ connection, or a local process for ``localhost``/``popen``), opened once and
 kept. Tasks never run in the master: each runs in a *worker* process that the
 master starts on the node (an execnet ``popen//via=master`` gateway), so no
 task pays an SSH handshake and two tasks running at once never share a process.
-A worker runs one task at a time and is reused for later ones; between tasks it
-gets back its original working directory, environment and ``sys.path``, and
-each task runs in a fresh temporary directory that is removed afterwards. A
+A worker runs one task at a time and is reused for later ones: before each
+task it gets back its original working directory, environment and
+``sys.path``, and each task runs in a fresh temporary directory, removed when
+the worker starts its next task or exits. A
 worker whose task timed out or crashed is killed (with any processes the task
 started) and replaced.
 
@@ -55,12 +56,14 @@ class TaskCrashed(DirtError):
 # Runs once in every new worker: remember what to restore between tasks, and
 # become a process group leader so a timed-out task's children die with it.
 _WORKER_INIT = """
-import os, sys, types
+import atexit, os, shutil, sys, types
 state = types.ModuleType("_dirt_worker")
 state.cwd = os.getcwd()
 state.environ = dict(os.environ)
 state.path = list(sys.path)
+state.workdir = None
 sys.modules["_dirt_worker"] = state
+atexit.register(lambda: state.workdir and shutil.rmtree(state.workdir, ignore_errors=True))
 try:
     os.setsid()
 except (AttributeError, OSError):
@@ -68,30 +71,25 @@ except (AttributeError, OSError):
 channel.send(os.getpid())
 """
 
-# Before each task: a fresh working directory and the task's environment.
+# Before each task: put back what the previous task changed (working
+# directory, environment, sys.path) and remove its directory, then make a
+# fresh directory and set the task's environment. Doing the clean-up here,
+# not after each task, saves a round trip per task.
 _TASK_SETUP = """
-import os, tempfile
+import os, shutil, sys, tempfile, _dirt_worker as state
 env = channel.receive()
-workdir = tempfile.mkdtemp(prefix="dirt-task-")
-os.chdir(workdir)
+if state.workdir:
+    os.chdir(state.cwd)
+    os.environ.clear()
+    os.environ.update(state.environ)
+    sys.path[:] = state.path
+    shutil.rmtree(state.workdir, ignore_errors=True)
+state.workdir = tempfile.mkdtemp(prefix="dirt-task-")
+os.chdir(state.workdir)
 os.environ.update(env)
-channel.send(workdir)
+channel.send(state.workdir)
 """
 
-# After each task: back to the worker's original state.
-_TASK_TEARDOWN = """
-import os, shutil, sys, _dirt_worker as state
-workdir = channel.receive()
-os.chdir(state.cwd)
-os.environ.clear()
-os.environ.update(state.environ)
-sys.path[:] = state.path
-shutil.rmtree(workdir, ignore_errors=True)
-channel.send(True)
-"""
-
-# Runs in the master: kill a worker and everything its task started, then
-# reap it (it is the master's child) so no zombie is left behind.
 _KILL_GROUP = """
 import os, signal, time
 pid = channel.receive()
@@ -262,7 +260,7 @@ class NodeConnection:
         try:
             setup = worker.gateway.remote_exec(_TASK_SETUP)
             setup.send(env or {})
-            workdir = setup.receive(self.connect_timeout)
+            setup.receive(self.connect_timeout)
             channel = worker.gateway.remote_exec(source)
             if handle is not None:
                 handle.started = True
@@ -272,7 +270,7 @@ class NodeConnection:
                 pass   # the task finished without reading kwargs; its result is queued
             result = channel.receive(timeout)
         except execnet.RemoteError as exc:
-            self._recycle(worker, locals().get("workdir"))
+            self._give_back(worker)
             raise TaskRaised(exc.formatted, source, filename) from None
         except execnet.TimeoutError:
             self._discard(worker, kill=True)
@@ -280,19 +278,8 @@ class NodeConnection:
         except (OSError, EOFError) as exc:
             self._discard(worker, kill=True)
             raise self._lost_or_crashed(f"the worker process ended without a result ({exc or type(exc).__name__})")
-        self._recycle(worker, workdir)
-        return result
-
-    def _recycle(self, worker: Worker, workdir: str | None) -> None:
-        """Restore a worker after a task and put it back in the pool."""
-        try:
-            teardown = worker.gateway.remote_exec(_TASK_TEARDOWN)
-            teardown.send(workdir or "")
-            teardown.receive(self.connect_timeout)
-        except Exception:  # the worker is unusable; a fresh one will be made
-            self._discard(worker, kill=True)
-            return
         self._give_back(worker)
+        return result
 
 
 def readable_traceback(text: str, source: str | None, filename: str | None) -> str:
