@@ -115,14 +115,17 @@ def attachment_name(filename: Any, taken: set[str]) -> str:
     return name
 
 
-def build_results(returned: Any, max_bytes: int, existing_attachments: dict | None = None) -> tuple[dict, dict, str]:
+def build_results(returned: Any, max_bytes: int, existing_attachments: dict | None = None,
+                  serve_html: bool = False) -> tuple[dict, dict, str]:
     """Turn what a task sent into (results, _attachments, state).
 
     ``results`` is the returned dict without ``attachments``, plus
     ``attach_links: [{id, name}]`` for those with a ``link_name``.
     ``_attachments`` holds each attachment inline (base64) next to stubs for
     ones the document already had, so the whole outcome is one write.
-    Raises BadResult with a reason a person understands.
+    Files a browser would run script from (HTML, SVG, XML) are stored as
+    text/plain unless ``serve_html``: CouchDB serves attachments from the web
+    app's own origin. Raises BadResult with a reason a person understands.
     """
     if not isinstance(returned, dict):
         raise BadResult(f"the task sent back a {type(returned).__name__} ({_short(returned)}), "
@@ -145,12 +148,12 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
         contents = item["contents"]
         if isinstance(contents, str):
             data = contents.encode("utf-8")
-            ctype = _content_type(name, "text/plain")
+            ctype = _content_type(name, "text/plain", serve_html)
             if ctype.startswith("text/") and "charset" not in ctype:
                 ctype += "; charset=utf-8"
         elif isinstance(contents, (bytes, bytearray)):
             data = bytes(contents)
-            ctype = _content_type(name, "application/octet-stream")
+            ctype = _content_type(name, "application/octet-stream", serve_html)
         else:
             raise BadResult(f"attachments[{i}] contents is a {type(contents).__name__}, not text or bytes")
         attachments[name] = {"content_type": ctype, "data": base64.b64encode(data).decode("ascii")}
@@ -165,8 +168,15 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
     return results, attachments, state
 
 
-def _content_type(name: str, default: str) -> str:
+# Content types a browser runs script from: stored as text/plain unless the project opts in.
+ACTIVE_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                        "text/xsl", "application/xslt+xml", "text/javascript", "application/javascript")
+
+
+def _content_type(name: str, default: str, serve_html: bool = False) -> str:
     guessed, _ = mimetypes.guess_type(name)
+    if guessed in ACTIVE_CONTENT_TYPES and not serve_html:
+        return "text/plain"
     return guessed or default
 
 

@@ -647,7 +647,8 @@ class Scheduler:
         else:
             try:
                 results, attachments, state = documents.build_results(
-                    returned, self.settings.max_result_bytes, doc.get("_attachments"))
+                    returned, self.settings.max_result_bytes, doc.get("_attachments"),
+                    serve_html=self.settings.serve_html_attachments)
             except documents.BadResult as exc:
                 self._write_outcome(run, TaskState.ERROR.value, "bad_result", str(exc))
             else:

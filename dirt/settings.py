@@ -34,6 +34,7 @@ class Settings:
     notify_list: list[str] = field(default_factory=list)
     smtp_server: str = "localhost"
     load_balancer: str = "round_robin"  # or "load"
+    load_margin: float = 0.9            # "load": skip nodes whose load average is above this × cpus
     task_timeout: float = 3600.0        # seconds a task may run unless its doc says otherwise
     max_attempts: int = 3               # tries before a task that keeps losing its node is an error
     lease_seconds: float = 60.0         # a running task whose server stops renewing is recovered after this
@@ -41,6 +42,7 @@ class Settings:
     ssh_keepalive: int = 5              # seconds between SSH keepalives; 3 missed = node down
     node_retry_interval: float = 30.0   # seconds between reconnection tries to a down node
     max_result_bytes: int = 4_000_000   # larger results (JSON, without attachments) are refused
+    serve_html_attachments: bool = False  # store tasks' HTML/SVG files as what they are (they can run script)
     # Notifications (see docs/notifications.rst). SMTP login: DIRT_SMTP_USER / DIRT_SMTP_PASSWORD.
     smtp_port: int = 25
     smtp_starttls: bool = False         # upgrade the SMTP connection with STARTTLS before logging in
@@ -116,12 +118,12 @@ class Settings:
 
 _TYPES = {
     "project_name": str, "couchdb_host": str, "couchdb_dbname": str, "node_enable_default": bool,
-    "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str,
+    "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str, "load_margin": float,
     "task_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
     "ssh_keepalive": int, "node_retry_interval": float, "max_result_bytes": int,
     "smtp_port": int, "smtp_starttls": bool, "smtp_sender": str, "webhook_url": str, "commit_status": str,
     "commit_status_api": str, "commit_status_token_env": str, "web_url": str, "notify_retries": int,
-    "notify_retry_delay": float, "notify_timeout": float,
+    "notify_retry_delay": float, "notify_timeout": float, "serve_html_attachments": bool,
 }
 # Settings where None (natural in a settings file) means "not set".
 _NONE_MEANS_EMPTY = ("smtp_sender", "webhook_url", "commit_status", "commit_status_api",
