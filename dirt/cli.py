@@ -178,12 +178,6 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except DirtError as exc:
-        click.echo(f"error: {redact_text(str(exc))}", err=True)
+        click.echo(f"error: {redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
 
-
-def redact_text(text: str) -> str:
-    """Mask credentials in any URL inside ``text``."""
-    import re
-
-    return re.sub(r"https?://[^\s'\"]+", lambda m: redact(m.group(0)), text)

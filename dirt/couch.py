@@ -34,18 +34,17 @@ from .errors import Conflict, CouchError, NotFound, Unauthorized, Unreachable
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+CREDENTIALS_HINT = ("put them in the URL as user:password@ before the host name, in "
+                    "DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD, or in ~/.netrc")
 DB_NAME_RULE = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
 
 
-def redact(url: str) -> str:
-    """``url`` with any user name and password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+_USERINFO = re.compile(r"(\w+://)[^/\s@]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` (a URL, or a message holding URLs) with user names and passwords replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -131,8 +130,7 @@ class Server:
         status = resp.status_code
         if status == 401:
             hint = ("check the user name and password" if self.has_credentials else
-                    "this server needs credentials: put them in the URL (http://user:pass@host:5984), "
-                    "in DIRT_COUCHDB_USER/DIRT_COUCHDB_PASSWORD, or in ~/.netrc")
+                    f"this server needs credentials: {CREDENTIALS_HINT}")
             raise Unauthorized(f"{where}: not authorized ({reason or error}); {hint}", status, error)
         if status == 403:
             raise Unauthorized(f"{where}: forbidden: {reason or error}", status, error)
@@ -201,6 +199,8 @@ class Database:
         The name is checked against CouchDB's rule first, so a bad name is
         refused the same way on servers that are more lenient.
         """
+        if not self.server.has_credentials:
+            self._require_admin_for_create()
         if not DB_NAME_RULE.match(self.name):
             raise CouchError(
                 f"{self.name!r} cannot be a CouchDB database name: names must start with a lowercase letter "
@@ -215,6 +215,16 @@ class Database:
                     f"CouchDB refused the database name {self.name!r}: names must start with a lowercase letter "
                     "and contain only a-z, 0-9 and _$()+-/", 400, exc.error) from None
             raise
+
+    def _require_admin_for_create(self) -> None:
+        """Refuse early (instead of hanging on some servers) when an anonymous
+        user may not create databases."""
+        session = self.server.request("GET", "_session")
+        roles = (session.get("userCtx") or {}).get("roles") or []
+        if "_admin" not in roles:
+            raise Unauthorized(
+                f"the database {self.url} does not exist, and creating it needs credentials of a server "
+                f"admin: {CREDENTIALS_HINT}", 401, "unauthorized")
 
     def delete(self) -> None:
         self._req("DELETE")

@@ -19,8 +19,10 @@ Failures are reported as exceptions carrying what a person needs:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import signal
 import subprocess
 import threading
 from typing import Any
@@ -147,10 +149,12 @@ class NodeConnection:
         if self.master is not None:
             return self
         try:
-            self.master = self.group.makegateway(self.spec)
-        except execnet.HostNotFound:
-            raise NodeUnreachable(self.name, f"cannot connect over SSH: {ssh_diagnosis(self.spec)}") from None
-        except (OSError, EOFError, ValueError) as exc:
+            with _no_sigint():
+                self.master = self.group.makegateway(self.spec)
+        except (execnet.HostNotFound, OSError, EOFError, ValueError) as exc:
+            if execnet.XSpec(self.spec).ssh:
+                # ssh's own words say why (its output is quiet during the real try).
+                raise NodeUnreachable(self.name, f"cannot connect over SSH: {ssh_diagnosis(self.spec)}") from None
             raise NodeUnreachable(self.name, f"could not start a Python there: {exc or type(exc).__name__}") from None
         return self
 
@@ -213,8 +217,8 @@ class NodeConnection:
         try:
             gateway = self.group.makegateway(f"popen//via={master.id}")
             pid = gateway.remote_exec(_WORKER_INIT).receive(self.connect_timeout)
-        except (OSError, EOFError, execnet.RemoteError, execnet.TimeoutError) as exc:
-            raise self._lost_or_crashed(f"could not start a worker process: {exc}")
+        except Exception as exc:  # execnet fails in many ways when the link dies mid-start
+            raise self._lost_or_crashed(f"could not start a worker process: {type(exc).__name__}: {exc}")
         return Worker(gateway, pid)
 
     def _give_back(self, worker: Worker) -> None:
@@ -308,6 +312,25 @@ def readable_traceback(text: str, source: str | None, filename: str | None) -> s
 
 
 _FRAME = re.compile(r'\s*File "([^"]+)", line (\d+)')
+
+
+@contextlib.contextmanager
+def _no_sigint():
+    """Start child processes with SIGINT blocked.
+
+    Ctrl-C in a terminal signals the whole process group; without this the
+    node's gateway process (the local Python, or the ssh client) would die
+    with it and take running tasks along, while ``dirt serve`` itself wants
+    to let them finish.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _quiet_exit(gateway: execnet.Gateway) -> None:

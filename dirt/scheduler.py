@@ -736,6 +736,14 @@ class Scheduler:
 
     def _on_run_done(self, run: TaskRun) -> None:
         self.runs.pop(run.task_id, None)
+        if run.finished and not run.abandoned and documents.task_state(run.doc) == TaskState.WAITING.value:
+            # Handed back to waiting (node lost): the feed's echo of that write
+            # may have come while the run was still ours, so queue it here.
+            known = self.tasks.get(run.task_id)
+            if known is None or _rev_number(known) < _rev_number(run.doc):
+                self.tasks[run.task_id] = run.doc
+                self._fresh.add(run.task_id)
+                self._order_stale = True
         if len(self._finished_revs) > 50_000:
             self._finished_revs.clear()
         self._finished_revs[run.task_id] = _rev_number(run.doc)

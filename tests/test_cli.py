@@ -151,10 +151,6 @@ def secured_database(server) -> str:
     return name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: cli.redact_text's URL pattern swallows the ')' and ',' after the example URL in couch.Server._decode's "
-    "401 hint ('(http://user:pass@host:5984), in ...'), and couch.redact then raises ValueError on the port "
-    "'5984),': main() crashes with a traceback (exit 1) instead of printing the message (exit 3)"))
 def test_a_secured_couchdb_without_credentials_says_it_needs_them(new_project, env, secure_couch):
     env = dict(env, DIRT_COUCHDB_HOST=secure_couch.url, DIRT_COUCHDB_DBNAME=secured_database(secure_couch))
     for command in (["updatenodes", "localhost"], ["serve"]):
@@ -163,10 +159,6 @@ def test_a_secured_couchdb_without_credentials_says_it_needs_them(new_project, e
         assert "needs credentials" in line and f"127.0.0.1:{secure_couch.port}" in line
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: cli.open_database creates a missing database with an anonymous PUT; a server with admins "
-    "(pouchdb-server, design §9) never answers it, so dirt hangs for the 30 s read timeout and then says "
-    "'did not answer in time' instead of 'needs credentials'"))
 def test_creating_the_database_without_credentials_says_it_needs_them(new_project, env, secure_couch):
     env = dict(env, DIRT_COUCHDB_HOST=secure_couch.url, DIRT_COUCHDB_DBNAME="cli-" + uuid.uuid4().hex[:10])
     try:

@@ -212,10 +212,6 @@ def test_node_lost_mid_task_is_recorded_and_the_node_marked_down(project, tmp_pa
     assert project.db.get("node:node1")["status"] == "up"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: scheduler._on_doc drops the 'waiting' version of a task while its run is still in self.runs, "
-    "and _on_run_done never puts it back in self.tasks: if the _changes feed reports the requeued task "
-    "before the run thread's run_done event, this server never dispatches it again"))
 def test_node_lost_mid_task_runs_again_on_another_node(project, tmp_path, marks, ssh_hosts, monkeypatch):
     with fragile_node(tmp_path, ssh_hosts, monkeypatch) as fragile:
         add_nodes(project, "fragile")
@@ -394,10 +390,6 @@ def test_sigint_once_lets_the_running_task_finish_then_exits(project, tmp_path, 
     run_until_interrupted(project, tmp_path, marks, lambda server: server.send(signal.SIGINT))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a terminal's Ctrl-C signals the whole foreground process group, and the node gateways "
-    "(the popen master for localhost, the ssh client for SSH nodes) are in dirt serve's group: "
-    "they die with it, so the running task is lost instead of finishing"))
 @pytest.mark.parametrize("host", ["localhost", "node1"])
 def test_ctrl_c_in_a_terminal_lets_the_running_task_finish(project, tmp_path, marks, ssh_env, host):
     add_nodes(project, host)
@@ -446,10 +438,6 @@ if marks and os.path.exists(os.path.join(marks, "slow")):
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: runner.NodeConnection._take_worker catches only OSError/EOFError/RemoteError/TimeoutError from "
-    "makegateway; a node lost while a worker bootstraps raises AssertionError inside execnet, which "
-    "_execute turns into state error 'dirt failed to run it: ' (empty reason) instead of waiting"))
 def test_node_lost_while_a_worker_starts_puts_the_task_back(project, tmp_path, marks, monkeypatch):
     site = tmp_path / "site"
     site.mkdir()
