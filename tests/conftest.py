@@ -70,50 +70,8 @@ def artifacts_dir():
 
 # -- dirt projects -------------------------------------------------------------------------
 
-import textwrap  # noqa: E402
-
-from dirt.couch import Database  # noqa: E402
 from dirt.create import create_project  # noqa: E402
-from dirt.settings import load_project  # noqa: E402
-
-
-class ProjectHelper:
-    """A real project directory (from `dirt create`) pointed at a test database."""
-
-    def __init__(self, root: Path, couch_url: str, dbname: str):
-        self.root = root
-        self.couch_url = couch_url
-        self.dbname = dbname
-        self.db = Database.from_url(couch_url, dbname)
-
-    def set(self, **settings) -> None:
-        """Append settings to settings.py (later assignments win)."""
-        with open(self.root / "settings.py", "a") as f:
-            for key, value in settings.items():
-                f.write(f"{key} = {value!r}\n")
-
-    def load(self):
-        return load_project(self.root)
-
-    def write_task(self, name: str, source: str) -> None:
-        """Write tasks/<dotted/name>.py with ``source`` (dedented)."""
-        parts = name.split(".")
-        path = self.root / "tasks" / Path(*parts[:-1]) / (parts[-1] + ".py")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for parent in path.parents:
-            if parent == self.root / "tasks":
-                break
-            (parent / "__init__.py").touch()
-        path.write_text(textwrap.dedent(source))
-
-    def add_task(self, name: str, doc_id: str | None = None, **fields) -> str:
-        doc = {"type": "task", "record_id": fields.pop("record_id", "r1"), "name": name, "created": 1, **fields}
-        if doc_id:
-            doc["_id"] = doc_id
-        return self.db.save(doc)["_id"]
-
-    def task(self, doc_id: str) -> dict:
-        return self.db.get(doc_id)
+from dirt_run import ProjectHelper  # noqa: E402
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ProjectHelper
+from dirt_run import ProjectHelper
 from dirt.create import create_project
 from dirt_run import BackgroundServer, DirtServe, add_nodes, wait_for
 from servers import PouchServer, SshHost
