@@ -1,0 +1,229 @@
+"""The web app in headless Chromium, against data written by real `dirt serve` runs.
+
+Each test uses a project made by `dirt create`, its web app pushed with egret
+to a real pouchdb-server, and looks at what the pages show.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import platform
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from webtools import push_app, run_cli
+
+
+def test_quick_start_pages_show_the_example_project(project, couch, browser):
+    """The Quick Start, as a user types it; then every page, with a screenshot of each."""
+    db_url = f"{couch.url}/{project.dbname}"
+    pushed = run_cli("egret", "push", db_url, cwd=project.root / "web")
+    app = pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[0] + "/"
+    assert app == f"{db_url}/_design/proj/"
+    run_cli("egret", "pushdata", "--update", db_url, "test_data.json", cwd=project.root)
+    project.add_task("examples.simple", "r1-sparc", record_id="r1", created=time.time(),
+                     requires=["architecture is sparc64"])
+    run_cli("dirt", "updatenodes", "localhost", cwd=project.root)
+    run_cli("dirt", "serve", "--until-idle", cwd=project.root)
+
+    # Overview: the sample record, its counts and bar.
+    browser.open(app + "index.html")
+    rows = browser.texts("#records tbody tr")
+    assert len(rows) == 1 and rows[0].startswith("r1")
+    assert "sample record: the example tasks" in rows[0]
+    assert "3 passed" in rows[0] and "1 waiting" in rows[0]
+    assert browser.attrs("#records .bar .seg", "class") == ["seg state-passed", "seg state-waiting"]
+    assert browser.text("#stat-records") == "1" and browser.text("#stat-waiting") == "1"
+    assert browser.text("#stat-nodes") == "1 up"
+    browser.screenshot("overview")
+
+    # Record: each task with its node, times, status, results and files.
+    browser.click("#records tbody a")
+    browser.wait("return document.body.getAttribute('data-ready')", what="the record page")
+    assert browser.driver.current_url == app + "record.html?id=r1"
+    assert browser.text("#record-id") == "r1"
+    assert browser.text("#record-description") == "sample record: the example tasks"
+    rows = browser.texts("#tasks tbody tr.task")
+    assert [row.split("\n")[0] for row in rows] == [
+        "examples.attachments", "examples.kwargs", "examples.simple", "examples.simple"]
+    tasks = {row.split("\n")[0]: row for row in rows}
+    kwargs = tasks["examples.kwargs"]
+    assert "passed" in kwargs and "localhost" in kwargs and 'foo: 42' in kwargs and 'bar: "baz"' in kwargs
+    assert "s" in browser.text("#tasks tr[data-id='r1-kwargs'] td.col-num")  # a duration, e.g. "0.12 s"
+    assert "sum: 4" in browser.text("#tasks tr[data-id='r1-simple']")
+    sparc = browser.text("#tasks tr[data-id='r1-sparc']")
+    assert "waiting" in sparc and "sparc64" in sparc
+    # attachments: the link_name one by its name, every file reachable
+    links = browser.js("return Array.from(document.querySelectorAll(\"tr[data-id='r1-attachments'] .files a\"))"
+                       ".map(a => [a.textContent, a.href])")
+    assert [text for text, _ in links] == ["Report", "data.csv"]
+    assert httpx.get(links[0][1]).text.startswith("ran on ")
+    assert httpx.get(links[1][1]).text == "x,y\n1,2\n3,4\n"
+    # raw results, readably, on demand
+    browser.click("tr[data-id='r1-kwargs'] button.details-toggle")
+    browser.wait("return document.querySelector('tr.details table.kv')", what="the task's details")
+    details = browser.text("tr.details").lower()
+    assert "foo" in details and "42" in details and "kwargs" in details and "attempts" in details
+    browser.screenshot("record")
+
+    # Task history: runs across records, and the chart.
+    browser.open(app + "task.html?name=" + quote("examples.simple"))
+    assert browser.text("#task-name") == "examples.simple"
+    runs = browser.texts("#runs tbody tr")
+    assert len(runs) == 2 and all(r.startswith("r1") for r in runs)
+    assert sorted(browser.attrs("#chart rect.run", "class")) == ["run state-passed", "run state-waiting"]
+    browser.screenshot("task-history")
+    browser.open(app + "task.html")
+    assert browser.texts("#names tbody tr") == ["examples.attachments\t1", "examples.kwargs\t1", "examples.simple\t2"]
+    browser.screenshot("task-names")
+
+    # Nodes: platform, architecture, cpus, slots, health, last seen.
+    browser.open(app + "nodes.html")
+    node = browser.text("#nodes tbody tr")
+    assert node.startswith("localhost") and "up" in node and sys.platform in node
+    assert platform.machine() in node and f"0 / {multiprocessing.cpu_count()}" in node
+    assert "just now" in node or "min ago" in node
+    browser.screenshot("nodes")
+
+    # Waiting: the task that no node can run, and why.
+    browser.open(app + "waiting.html")
+    groups = browser.texts("#groups .group")
+    assert len(groups) == 1
+    assert "no enabled node can run it" in groups[0] and "sparc64" in groups[0] and "r1-sparc" in groups[0]
+    browser.screenshot("waiting")
+    assert browser.dialogs() == []
+    assert browser.console_errors() == []
+
+
+def test_results_roll_in_without_a_reload(project, couch, app, browser, tmp_path):
+    """A running `dirt serve`; new records and tasks appear and finish on open pages."""
+    project.write_task("slow", """
+        import time
+        def execute(seconds=1.5):
+            time.sleep(seconds)
+            return {'success': True, 'slept': seconds}
+        if __name__ == '__channelexec__':
+            channel.send(execute(**channel.receive()))
+    """)
+    run_cli("dirt", "updatenodes", "localhost", cwd=project.root)
+    log = open(tmp_path / "serve.log", "wb")
+    serve = subprocess.Popen([sys.executable, "-m", "dirt", "serve"], cwd=project.root, stdout=log,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        browser.open(app + "index.html")
+        browser.wait("return document.getElementById('live').dataset.state === 'on'", what="the live badge")
+        browser.js("window.__sameDocument = true")
+        assert [r.split("\t")[0] for r in browser.texts("#records tbody tr")] == ["r1"]
+
+        now = time.time()
+        project.db.save({"_id": "r2", "type": "record", "description": "revision two", "created": now})
+        browser.wait(lambda: "revision two" in browser.text("#records"), what="the new record")
+        project.db.save({"_id": "r2-slow", "type": "task", "record_id": "r2", "name": "slow", "created": now,
+                         "kwargs": {"seconds": 1.5}})
+        project.db.save({"_id": "r2-fast", "type": "task", "record_id": "r2", "name": "slow", "created": now,
+                         "kwargs": {"seconds": 0.1}})
+        browser.wait(lambda: "2 passed" in browser.text("#records tr[data-id='r2']"), timeout=60,
+                     what="r2's tasks to pass on the overview")
+        assert browser.js("return window.__sameDocument") is True
+
+        browser.open(app + "record.html?id=r2")
+        browser.js("window.__sameDocument = true")
+        project.db.save({"_id": "r2-late", "type": "task", "record_id": "r2", "name": "slow", "created": now,
+                         "kwargs": {"seconds": 2}})
+        browser.wait(lambda: "running" in browser.text("tr[data-id='r2-late']"), what="the task to be running")
+        browser.wait(lambda: "passed" in browser.text("tr[data-id='r2-late']"), timeout=60,
+                     what="the task to pass")
+        assert "slept: 2" in browser.text("tr[data-id='r2-late']")
+        assert browser.js("return window.__sameDocument") is True
+        browser.screenshot("record-live")
+    finally:
+        serve.terminate()
+        serve.wait(30)
+        log.close()
+
+
+def test_overview_pages_through_many_records(project, app, browser):
+    now = time.time()
+    docs = [{"_id": f"rec{i:03d}", "type": "record", "description": f"record number {i}", "created": now - 1000 + i}
+            for i in range(60)]
+    docs.append({"_id": "same-time", "type": "record", "description": "same second as rec010",
+                 "created": now - 1000 + 10})
+    assert all(r.get("ok") for r in project.db.bulk_docs(docs))
+    project.db.delete_doc(project.db.get("r1"))
+
+    def ids():
+        return [row.split("\t")[0] for row in browser.texts("#records tbody tr")]
+
+    def go(link):
+        before = browser.driver.current_url
+        browser.click(link)
+        browser.wait(lambda: browser.driver.current_url != before, what=f"{link} to navigate")
+        browser.wait("return document.body.getAttribute('data-ready')", what="the next page")
+
+    browser.open(app + "index.html")
+    assert ids() == [f"rec{i:03d}" for i in range(59, 34, -1)]
+    assert browser.text("#stat-records") == "61"
+    assert browser.js("return document.getElementById('newer').hidden") is True
+    go("#older")
+    assert ids() == [f"rec{i:03d}" for i in range(34, 10, -1)] + ["same-time"]
+    go("#older")
+    assert ids() == ["rec010"] + [f"rec{i:03d}" for i in range(9, -1, -1)]
+    assert browser.js("return document.getElementById('older').hidden") is True
+    browser.screenshot("overview-last-page")
+    go("#newer")
+    assert ids() == [f"rec{i:03d}" for i in range(34, 10, -1)] + ["same-time"]
+    go("#newer")
+    assert ids() == [f"rec{i:03d}" for i in range(59, 34, -1)]
+    assert browser.js("return document.getElementById('newest').hidden") is True
+
+
+def test_reader_who_is_not_an_admin_sees_every_page(secure_couch, tmp_path, browser):
+    """On a server with an admin (like CouchDB 3), a database reader signed in with a session cookie."""
+    from dirt.couch import Database
+    from dirt.create import create_project
+
+    admin = secure_couch.admin
+    db_name = f"reader{int(time.time() * 1000) % 10**8}"
+    root = create_project(tmp_path / "proj", db_name)
+    app = push_app(root / "web", f"{secure_couch.auth_url}/{db_name}").replace(f"{admin[0]}:{admin[1]}@", "")
+    with httpx.Client(auth=admin, timeout=30) as http:
+        user = {"_id": "org.couchdb.user:ann", "name": "ann", "password": "ann-pw", "type": "user", "roles": []}
+        assert http.put(f"{secure_couch.url}/_users/org.couchdb.user:ann", json=user).status_code in (201, 202, 409)
+        security = {"admins": {"names": [], "roles": []}, "members": {"names": ["ann"], "roles": []}}
+        http.put(f"{secure_couch.url}/{db_name}/_security", json=security).raise_for_status()
+    db = Database.from_url(secure_couch.auth_url, db_name)
+    now = time.time()
+    db.save({"_id": "r1", "type": "record", "description": "seen by a reader", "created": now})
+    db.save({"_id": "t1", "type": "task", "record_id": "r1", "name": "build", "created": now, "state": "passed",
+             "node": "n1", "started": now, "completed": now + 2, "results": {"success": True}})
+    db.save({"_id": "node:n1", "type": "node", "name": "n1", "enabled": True, "status": "up", "last_seen": now,
+             "sys_info": {"cpu_count": 4, "platform": "Linux-6", "sys_platform": "linux", "architecture": "x86_64"}})
+
+    seq_before = httpx.get(f"{secure_couch.url}/{db_name}", auth=admin).json()["update_seq"]
+
+    # Anonymous: refused, not served.
+    assert httpx.get(app + "index.html").status_code == 401
+    browser.driver.get(secure_couch.url + "/")
+    status = browser.driver.execute_async_script("""
+        var done = arguments[arguments.length - 1];
+        fetch('/_session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                            body: JSON.stringify({name: 'ann', password: 'ann-pw'})})
+          .then(function (r) { done(r.status); }, function (e) { done(String(e)); });
+    """)
+    assert status == 200
+    browser.open(app + "index.html")
+    assert "seen by a reader" in browser.text("#records") and "1 passed" in browser.text("#records")
+    browser.wait("return document.getElementById('live').dataset.state === 'on'", what="the live badge")
+    browser.screenshot("overview-reader")
+    for page, expected in [("record.html?id=r1", "build"), ("task.html?name=build", "r1"),
+                           ("nodes.html", "n1"), ("waiting.html", "Nothing is waiting")]:
+        browser.open(app + page)
+        assert expected in browser.text("main"), page
+    # Browsing wrote nothing.
+    assert httpx.get(f"{secure_couch.url}/{db_name}", auth=admin).json()["update_seq"] == seq_before
+    assert browser.console_errors() == []

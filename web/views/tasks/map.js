@@ -1,0 +1,44 @@
+function (doc) {
+  // Tasks by record: key [record_id, state].
+  //   reduce=false, startkey=[id], endkey=[id, {}]:  a record's tasks (record page)
+  //   group=true with keys [[id, "passed"], ...]:     counts per state (overview)
+  // The value holds what the record page shows, not the whole document:
+  // results are summarised in `brief` (a few short values); the page reads the
+  // document itself when a user opens a task's full results.
+  if (doc.type !== 'task' || typeof doc.record_id !== 'string') return;
+  var states = ['waiting', 'running', 'passed', 'failed', 'error', 'cancelled'];
+  var results = doc.results && typeof doc.results === 'object' && !Array.isArray(doc.results) ? doc.results : {};
+  var state = doc.state;
+  if (states.indexOf(state) < 0) {
+    // documents from the 2012 dirt have no state: read completed + success
+    state = doc.completed ? (results.success === true ? 'passed' : 'failed') : 'waiting';
+  }
+  var brief = [], more = false;
+  for (var key in results) {
+    if (key === 'success' || key === 'attach_links' || key === 'reason') continue;
+    if (brief.length >= 4) { more = true; break; }
+    var text = JSON.stringify(results[key]);
+    if (text === undefined) continue;
+    if (text.length > 80) { text = text.slice(0, 77) + '...'; more = true; }
+    brief.push([key, text]);
+  }
+  var links = results.attach_links || doc.attach_links || [];
+  var files = [];
+  for (var name in doc._attachments || {}) {
+    var att = doc._attachments[name];
+    files.push([name, att.content_type || '', att.length || 0]);
+  }
+  emit([doc.record_id, state], {
+    name: doc.name,
+    node: doc.node || null,
+    created: doc.created || null,
+    started: doc.started || null,
+    completed: doc.completed || null,
+    reason: doc.reason || results.reason || null,
+    attempts: Array.isArray(doc.attempts) ? doc.attempts.length : 0,
+    brief: brief,
+    more: more,
+    links: Array.isArray(links) ? links : [],
+    files: files
+  });
+}
