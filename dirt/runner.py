@@ -19,6 +19,7 @@ Failures are reported as exceptions carrying what a person needs:
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import re
@@ -70,6 +71,10 @@ try:
     os.setsid()
 except (AttributeError, OSError):
     pass
+# A task's (and its programs') stray stderr must not land in dirt serve's terminal.
+devnull = os.open(os.devnull, os.O_WRONLY)
+os.dup2(devnull, 2)
+os.close(devnull)
 channel.send(os.getpid())
 """
 
@@ -200,11 +205,14 @@ class NodeConnection:
             self._idle.clear()
             master, self.master = self.master, None
         if master is not None:
+            group, self.group = self.group, execnet.Group()
             try:
-                self.group.terminate(timeout=2.0)
+                group.terminate(timeout=2.0)
             except Exception:  # a dead link can fail in many ways; we are closing anyway
                 log.debug("closing %s", self.name, exc_info=True)
-            self.group = execnet.Group()
+            # Done with it: execnet would try (and, for a dead link, fail
+            # noisily) to terminate it again at exit.
+            atexit.unregister(group._cleanup_atexit)
 
     # -- workers ---------------------------------------------------------------------
     def _take_worker(self) -> Worker:
