@@ -99,6 +99,11 @@ class GroupCommit:
         try:
             answers = self.db.bulk_docs([w.doc for w in batch])
         except CouchError as exc:
+            if len(batch) > 1 and exc.status is not None and 400 <= exc.status < 500:
+                # One document (too large, say) spoiled the request: send each on its own.
+                for write in batch:
+                    self._send([write])
+                return
             for write in batch:
                 write.error = exc
                 write.done.set()

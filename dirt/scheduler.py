@@ -730,6 +730,17 @@ class Scheduler:
                     run.doc = latest
                     continue
                 except CouchError as exc:
+                    if _permanent(exc) and (extra or {}).get("results") is not None:
+                        # CouchDB will never take this result (too large, refused by
+                        # validation): record that instead, so the task still ends.
+                        state, outcome = TaskState.ERROR.value, "bad_result"
+                        reason = f"CouchDB refused to store the task's result: {exc}"
+                        extra = {}
+                        continue
+                    if _permanent(exc):
+                        log.error("Task %s: CouchDB refuses its outcome (%s); leaving it to lease recovery",
+                                  run.task_id, exc)
+                        return False
                     log.warning("Task %s: cannot record the outcome yet (%s); retrying", run.task_id, exc)
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
@@ -853,6 +864,12 @@ class RunHandle:
         self.killed = True
         if self.killer is not None:
             self.killer()
+
+
+def _permanent(exc: CouchError) -> bool:
+    """A refusal that retrying will not change (as opposed to an unreachable or failing server)."""
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 408, 409, 429) \
+        or exc.error in ("forbidden", "too_large", "bad_request", "doc_validation")
 
 
 def _rev_number(doc: dict) -> int:

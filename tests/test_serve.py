@@ -274,3 +274,20 @@ def test_priority_runs_first(project):
     serve_until_idle(project)
     started = {t: project.task(t)["started"] for t in low + [high]}
     assert started[high] == min(started.values())
+
+
+def test_a_result_couchdb_refuses_ends_the_task_in_error(project):
+    add_nodes(project, "localhost")
+    project.db.save({"_id": "_design/guard", "validate_doc_update": (
+        "function (newDoc) { if (newDoc.results && newDoc.results.secret) "
+        "{ throw({forbidden: 'results may not hold secrets'}); } }")})
+    project.write_task("leaky", "channel.send({'success': True, 'secret': 'hunter2'})")
+    leaky = project.add_task("leaky")
+    fine = project.add_task("examples.simple")
+    serve_until_idle(project)
+    doc = project.task(leaky)
+    assert doc["state"] == "error"
+    assert "CouchDB refused to store the task's result" in doc["reason"]
+    assert "results may not hold secrets" in doc["reason"]
+    assert "results" not in doc or "secret" not in doc["results"]
+    assert project.task(fine)["state"] == "passed"
