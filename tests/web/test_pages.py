@@ -227,3 +227,84 @@ def test_reader_who_is_not_an_admin_sees_every_page(secure_couch, tmp_path, brow
     # Browsing wrote nothing.
     assert httpx.get(f"{secure_couch.url}/{db_name}", auth=admin).json()["update_seq"] == seq_before
     assert browser.console_errors() == []
+
+
+def test_a_page_survives_the_database_going_away_and_coming_back(tmp_path, browser):
+    """The server is killed and restarted, then the database deleted and made again: the page recovers."""
+    import signal
+
+    from servers import PouchServer
+
+    from dirt.couch import Database
+    from dirt.create import create_project
+
+    server = PouchServer(tmp_path / "pouchdb").start()
+    try:
+        root = create_project(tmp_path / "proj", "comeback")
+        db_url = f"{server.url}/comeback"
+        app = push_app(root / "web", db_url)
+        db = Database.from_url(server.url, "comeback")
+        db.save({"_id": "r1", "type": "record", "description": "before", "created": time.time()})
+        browser.open(app + "index.html")
+        browser.wait("return document.getElementById('live').dataset.state === 'on'", what="the live badge")
+        browser.js("window.__sameDocument = true")
+
+        server.stop(signal.SIGKILL)
+        browser.wait("return document.getElementById('live').dataset.state === 'offline'", what="offline")
+        assert "offline" in browser.text("#live")
+        browser.screenshot("overview-offline")
+        server.start()
+        db.save({"_id": "r2", "type": "record", "description": "written while the page was offline",
+                 "created": time.time()})
+        browser.wait(lambda: "written while the page was offline" in browser.text("#records"), timeout=40,
+                     what="the record written during the outage")
+        assert browser.text("#live") == "live"
+
+        httpx.delete(db_url).raise_for_status()
+        browser.wait("return document.getElementById('live').dataset.state === 'offline'", what="offline again")
+        push_app(root / "web", db_url)
+        db.save({"_id": "r3", "type": "record", "description": "a new database", "created": time.time()})
+        browser.wait(lambda: "a new database" in browser.text("#records"), timeout=40, what="the new database")
+        assert "before" not in browser.text("#records")
+        browser.wait("return document.getElementById('notice').hidden", what="the error notice to go")
+        assert browser.js("return window.__sameDocument") is True
+    finally:
+        server.stop()
+
+
+def test_a_project_adds_its_own_view_and_page(project, couch, browser):
+    """What the skeleton's README says: a view and a page in web/, then egret push."""
+    web = project.root / "web"
+    (web / "views" / "slow_tasks").mkdir()
+    (web / "views" / "slow_tasks" / "map.js").write_text(
+        "function (doc) {\n"
+        "  if (doc.type === 'task' && doc.started && doc.completed && doc.completed - doc.started > 1)\n"
+        "    emit(doc.completed - doc.started, doc.name);\n"
+        "}\n")
+    (web / "templates" / "slow.html").write_text(
+        '{% extends "_layout.html" %}\n'
+        '{% block title %}Slow tasks{% endblock %}\n'
+        '{% block content %}<section class="card"><h1>Slow tasks</h1>'
+        '<table class="grid"><tbody id="slow"></tbody></table></section>{% endblock %}\n'
+        '{% block scripts %}<script src="{{ root }}js/slow.js"></script>{% endblock %}\n')
+    (web / "_attachments" / "js" / "slow.js").write_text(
+        "dirt.start(function () {\n"
+        "  return dirt.view('slow_tasks', {descending: true, limit: 20}).then(function (answer) {\n"
+        "    $('#slow').empty().append(answer.rows.map(function (row) {\n"
+        "      return $('<tr>').append($('<td>').text(row.value), $('<td>').text(dirt.formatDuration(row.key)));\n"
+        "    }));\n"
+        "  });\n"
+        "}, {type: 'task'});\n")
+    (web / "_attachments" / "css" / "project.css").write_text("h1 { color: rgb(120, 40, 160); }\n")
+    layout = (web / "templates" / "_layout.html").read_text()
+    assert "{% block head %}{% endblock %}" in layout
+    (web / "templates" / "slow.html").write_text((web / "templates" / "slow.html").read_text().replace(
+        "{% block content %}", '{% block head %}<link rel="stylesheet" href="{{ root }}css/project.css">'
+        '{% endblock %}\n{% block content %}'))
+    app = push_app(web, f"{couch.url}/{project.dbname}")
+    project.db.save({"_id": "t1", "type": "task", "record_id": "r1", "name": "compile", "created": 1,
+                     "state": "passed", "started": 100, "completed": 190})
+    browser.open(app + "slow.html")
+    assert browser.texts("#slow tr") == ["compile\t1 min 30 s"]
+    assert browser.js("return getComputedStyle(document.querySelector('h1')).color") == "rgb(120, 40, 160)"
+    browser.screenshot("project-page")
