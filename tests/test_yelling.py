@@ -45,12 +45,16 @@ def test_log_writes_seed_lines_to_file_and_console(tmp_path, capfd):
 
 def test_core_log_writes_where_dirt_logs_in_the_same_format(tmp_path):
     path = tmp_path / "dirt.log"
+    root = logging.getLogger("dirt")
+    saved = root.handlers[:], root.level, root.propagate
     dirt.logs.configure("myproject", path, console=False)
     try:
         core_log.log.write("Connected to db at http://localhost:5984/myproject")
         logging.getLogger("dirt.scheduler").info("2e3dabbff38ca7f6fa05c5a0cbbc95a5 -> localhost.localdomain")
     finally:
-        dirt.logs.configure("dirt", None, console=False)
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level, root.propagate = saved    # as pytest's caplog expects it
     lines = path.read_text().splitlines()
     assert re.fullmatch(rf"{STAMP} {HOST} myproject : Connected to db at http://localhost:5984/myproject", lines[0])
     assert re.fullmatch(rf"{STAMP} {HOST} myproject : 2e3dabbff38ca7f6fa05c5a0cbbc95a5 -> localhost.localdomain",
