@@ -260,6 +260,12 @@ class Database:
     def all_docs(self, **params: Any) -> dict:
         return self._req("GET", "_all_docs", params=_encode_params(params))
 
+    def view(self, design: str, name: str, timeout: float | None = None, **params: Any) -> dict:
+        """Query view ``name`` of ``_design/<design>``; ``key``/``startkey``/``endkey`` are JSON-encoded."""
+        path = f"{doc_path('_design/' + design)}/_view/{quote(name, safe='')}"
+        extra = {"timeout": timeout} if timeout is not None else {}
+        return self._req("GET", path, params=_encode_params(params), **extra)
+
     def get_attachment(self, doc_id: str, name: str) -> bytes:
         resp = self._req("GET", f"{doc_path(doc_id)}/{quote(name, safe='/')}", expect_json=False)
         return resp.content

@@ -34,7 +34,6 @@ from __future__ import annotations
 import copy
 import heapq
 import itertools
-import json
 import logging
 import os
 import queue
@@ -528,11 +527,8 @@ class Notifier:
 
     def _view(self, name: str, **params: Any) -> dict:
         self._ensure_views()
-        query = {k: json.dumps(v) if k in ("key", "startkey", "endkey") else
-                 ("true" if v is True else "false" if v is False else v) for k, v in params.items()}
         try:
-            return self.db.server.request("GET", f"{self.db.path}/{DESIGN_ID}/_view/{name}", params=query,
-                                          timeout=VIEW_TIMEOUT)
+            return self.db.view(DESIGN_ID[len("_design/"):], name, timeout=VIEW_TIMEOUT, **params)
         except NotFound:
             self._views_ready = False   # someone deleted the design document: put it back next time
             raise

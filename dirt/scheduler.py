@@ -251,7 +251,8 @@ class Scheduler:
             return   # a late echo of a run this server already finished
         self._dirty = True
         if documents.task_state(doc) in documents.FINAL_STATES:
-            self.tasks.pop(doc_id, None)
+            if self.tasks.pop(doc_id, None) is not None:
+                self._announce(doc)   # finished elsewhere (another server, a user cancelling)
             return
         self.tasks[doc_id] = doc
         if documents.task_state(doc) == TaskState.WAITING.value:
