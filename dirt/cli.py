@@ -105,8 +105,11 @@ def updatenodes(hosts: tuple[str, ...], project_dir: Path | None) -> None:
 @project_option
 @click.option("--until-idle", is_flag=True,
               help="Exit once no task is running and none that a node could take is waiting.")
+@click.option("--embedded", is_flag=True,
+              help="First start the embedded database (as `dirt db start`) on couchdb_host's port "
+                   "if nothing answers there; couchdb_host must be on localhost.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail too.")
-def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
+def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: bool) -> None:
     """Run waiting tasks on the project's nodes and record their results.
 
     Follows the database for new tasks until stopped. Ctrl-C once: start
@@ -114,6 +117,11 @@ def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
     now, handing running tasks back so they run again later. A dirt serve
     that is killed outright leaves its tasks claimed for `lease_seconds`,
     after which any dirt serve runs them again.
+
+    With --embedded, a settings couchdb_host of http://localhost:PORT (or
+    127.0.0.1) that nobody answers on gets the embedded pouchdb-server
+    started there first; it keeps running after dirt serve stops (`dirt db
+    stop` stops it). Without --embedded, dirt serve never starts a server.
     """
     from .notify import Notifier
     from .scheduler import Scheduler
@@ -121,6 +129,8 @@ def serve(project_dir: Path | None, until_idle: bool, verbose: bool) -> None:
     project = load_project(project_dir)
     configure(project.settings.project_name, project.log_path, verbose)
     click.echo(f"dirt v{__version__}")
+    if embedded:
+        _start_embedded_for(project.settings.couchdb_host)
     db = open_database(project)
     notifier = Notifier(db, project.settings)
     scheduler = Scheduler(db, project, on_final=notifier.task_final)
@@ -165,6 +175,75 @@ def status(project_dir: Path | None) -> None:
     project = load_project(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
     click.echo(summarize(db))
+
+
+def _start_embedded_for(couchdb_host: str) -> None:
+    """Start the embedded database on the port of ``couchdb_host``, a loopback URL."""
+    from urllib.parse import urlsplit
+
+    from .embedded import start_server
+
+    url = urlsplit(couchdb_host)
+    if url.hostname not in ("localhost", "127.0.0.1") or url.scheme != "http":
+        raise click.UsageError(f"--embedded needs couchdb_host on http://localhost, not {redact(couchdb_host)}")
+    _report_server(start_server(url.port or 80))
+
+
+def _report_server(server, using: bool = True) -> None:
+    if server.external:
+        click.echo(f"a CouchDB that dirt did not start answers at {server.url}" + ("; using it" if using else ""))
+    elif server.running:
+        click.echo(f"embedded database running at {server.url} (pid {server.pid}, data in {server.data_dir})")
+    else:
+        click.echo(f"embedded database not running (would serve {server.url}, data in {server.data_dir})")
+
+
+@cli.group()
+def db() -> None:
+    """Start, stop and show the embedded database (pouchdb-server).
+
+    \b
+    dirt db start [--port 5984] [--dir DATA_DIR]
+    dirt db status
+    dirt db stop
+
+    A local CouchDB-API server for trying dirt and for small projects: data
+    in ~/.local/share/dirt/pouchdb (or --dir), listening on 127.0.0.1 only.
+    It needs Node.js 20 and npm; pouchdb-server comes from this checkout's
+    node_modules or is installed by npm into ~/.local/share/dirt/npm. It runs
+    in the background until `dirt db stop`. For production, point
+    couchdb_host at Apache CouchDB 3 instead.
+    """
+
+
+@db.command("start")
+@click.option("--port", type=click.IntRange(1, 65535), default=5984, show_default=True,
+              help="TCP port on 127.0.0.1.")
+@click.option("--dir", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data directory (default: ~/.local/share/dirt/pouchdb).")
+def db_start(port: int, data_dir: Path | None) -> None:
+    """Start the embedded database, unless it (or another CouchDB) already answers."""
+    from .embedded import start_server
+
+    _report_server(start_server(port, data_dir))
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded database that `dirt db start` started."""
+    from .embedded import stop_server
+
+    stopped = stop_server()
+    click.echo(f"stopped the embedded database at {stopped.url} (pid {stopped.pid})" if stopped
+               else "the embedded database was not running")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show the embedded database's URL, data directory, pid and whether it runs."""
+    from .embedded import status as server_status
+
+    _report_server(server_status(), using=False)
 
 
 def main() -> None:
