@@ -1,0 +1,64 @@
+"""The Sphinx docs build without warnings, and their example scripts run."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+
+from dirt.couch import Database
+from dirt.create import create_project
+from dirt.nodes import update_nodes
+from dirt.settings import Settings
+from servers import REPO
+
+EXAMPLES = REPO / "docs" / "examples"
+
+
+def run_example(name: str, *args: str, cwd=REPO, **env: str) -> str:
+    done = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_docs_build_without_warnings(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+                           str(REPO / "docs"), str(tmp_path / "html")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for page in ("index", "introduction", "quickstart", "installation", "documents", "tasks",
+                 "requirements", "nodes", "api", "troubleshooting", "egret", "notifications"):
+        assert (tmp_path / "html" / f"{page}.html").exists(), page
+    api = (tmp_path / "html" / "api.html").read_text()
+    assert "DirtCouchDB" in api and "check_requirements" in api and "round_robin" in api
+
+
+def test_check_requirements_example():
+    out = run_example("check_requirements.py")
+    assert "fits: runs here" in out
+    assert "needs arm: waits: architecture is 'x86_64'" in out
+    assert "macOS only: waits: platform is linux, not osx" in out
+    assert "typo: error: requirement 'architecture == x86_64' is not understood" in out
+
+
+def test_post_record_and_list_nodes_examples(couch, db_name):
+    env = {"DIRT_COUCHDB_HOST": couch.url, "DIRT_COUCHDB_DBNAME": db_name}
+    out = run_example("post_record.py", "123", **env)
+    assert out.split() == ["r123", "stored", "r123-examples.simple", "stored", "r123-examples.kwargs", "stored",
+                           "r123-examples.attachments", "stored"]
+    task = httpx.get(f"{couch.url}/{db_name}/r123-examples.kwargs", timeout=10).json()
+    assert task["kwargs"] == {"foo": 123, "bar": "from the hook"} and task["record_id"] == "r123"
+
+    db = Database.from_url(couch.url, db_name)
+    assert all(u.ok for u in update_nodes(db, ["localhost"], Settings()))
+    out = run_example("list_nodes.py", "r123-examples.attachments", **env)
+    assert "localhost:" in out and "enabled: True, can run r123-examples.attachments: True" in out
+
+
+def test_run_task_example(tmp_path):
+    project = create_project(tmp_path / "proj", "proj")
+    out = run_example("run_task.py", cwd=project, PYTHONPATH=str(project))
+    assert "simple: {'success': True, 'sum': 4}" in out
+    assert "kwargs: {'success': True, 'foo': 42, 'bar': 'baz'}" in out
