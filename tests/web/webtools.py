@@ -139,3 +139,58 @@ def run_cli(module: str, *args: str, cwd: Path, timeout: float = 120.0) -> subpr
                           timeout=timeout, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, f"{module} {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
+
+
+class HeaderProxy:
+    """A small HTTP proxy in front of a server that adds response headers (as CouchDB's [csp] settings do).
+
+    pouchdb-server cannot send a Content-Security-Policy; this lets the tests
+    serve the app the way Apache CouchDB 3.2+ does.
+    """
+
+    HOP = {"connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "host"}
+
+    def __init__(self, target: str, headers: dict[str, str]):
+        import http.server
+        import threading
+
+        import httpx
+
+        proxy = self
+        self.target = target.rstrip("/")
+        self.headers = headers
+        self.client = httpx.Client(timeout=60)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                sent = {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP | {"accept-encoding"}}
+                answer = proxy.client.request(self.command, proxy.target + self.path, headers=sent, content=body)
+                data = answer.content
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.multi_items():
+                    if key.lower() not in proxy.HOP:
+                        self.send_header(key, value)
+                for key, value in proxy.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.client.close()

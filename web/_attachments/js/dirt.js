@@ -13,6 +13,7 @@
 
   var body = document.body;
   var root = body.getAttribute('data-root') || './';
+  $('#blocked').remove();   // scripts run: the warning about blocked scripts is not needed
 
   var dirt = window.dirt = {
     ddoc: body.getAttribute('data-ddoc'),
@@ -371,11 +372,18 @@
   /* A page: ``load`` fetches and renders (returning a Promise); it runs now
    * and again whenever a change passing ``filter`` arrives. */
   dirt.start = function (load, filter) {
+    var slow = window.setTimeout(function () {
+      dirt.notice('Still loading. The first read of the views after a push makes the database build ' +
+                  'them, which takes a while with many documents; this page fills in when they are ready.',
+                  'info');
+    }, 3000);
     var refresh = dirt.refresher(function () {
       return load().then(function () {
+        window.clearTimeout(slow);
         dirt.notice(null);
         dirt.rendered();
       }, function (error) {
+        window.clearTimeout(slow);
         dirt.notice(error && error.message ? error.message : String(error));
         body.setAttribute('data-error', '1');
       });
