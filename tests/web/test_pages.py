@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -54,7 +55,7 @@ def test_quick_start_pages_show_the_example_project(project, couch, browser):
     tasks = {row.split("\n")[0]: row for row in rows}
     kwargs = tasks["examples.kwargs"]
     assert "passed" in kwargs and "localhost" in kwargs and 'foo: 42' in kwargs and 'bar: "baz"' in kwargs
-    assert "s" in browser.text("#tasks tr[data-id='r1-kwargs'] td.col-num")  # a duration, e.g. "0.12 s"
+    assert re.fullmatch(r"\d+ ms|\d+\.\d s", browser.text("#tasks tr[data-id='r1-kwargs'] td.col-num"))
     assert "sum: 4" in browser.text("#tasks tr[data-id='r1-simple']")
     sparc = browser.text("#tasks tr[data-id='r1-sparc']")
     assert "waiting" in sparc and "sparc64" in sparc
@@ -136,6 +137,7 @@ def test_results_roll_in_without_a_reload(project, couch, app, browser, tmp_path
         project.db.save({"_id": "r2-late", "type": "task", "record_id": "r2", "name": "slow", "created": now,
                          "kwargs": {"seconds": 2}})
         browser.wait(lambda: "running" in browser.text("tr[data-id='r2-late']"), what="the task to be running")
+        assert re.search(r"\d", browser.text("tr[data-id='r2-late'] td.col-num"))  # running for ...
         browser.wait(lambda: "passed" in browser.text("tr[data-id='r2-late']"), timeout=60,
                      what="the task to pass")
         assert "slept: 2" in browser.text("tr[data-id='r2-late']")

@@ -114,13 +114,13 @@ class Browser:
     def console_errors(self) -> list[str]:
         return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
 
-    def screenshot(self, name: str) -> Path:
-        """Save the whole page (not just the window) as test-artifacts/web/NAME.png."""
+    def screenshot(self, name: str, max_height: int = 4000) -> Path:
+        """Save the page (all of it, up to ``max_height`` pixels) as ARTIFACTS/NAME.png."""
         metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}})
         path = self.artifacts / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         return path

@@ -239,7 +239,8 @@
 
   dirt.formatDuration = function (seconds) {
     if (typeof seconds !== 'number' || !isFinite(seconds) || seconds < 0) return '';
-    if (seconds < 10) return seconds.toFixed(seconds < 1 ? 2 : 1) + ' s';
+    if (seconds < 1) return Math.round(seconds * 1000) + ' ms';
+    if (seconds < 10) return seconds.toFixed(1) + ' s';
     if (seconds < 60) return Math.round(seconds) + ' s';
     var m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
     if (m < 60) return m + ' min' + (s ? ' ' + s + ' s' : '');

@@ -12,6 +12,7 @@
   var tbody = table.querySelector('tbody');
   var open = {};                 // task id -> true while its details are shown
   var rows = new dirt.KeyedRows(tbody, buildRow);
+  var byName = new Intl.Collator(undefined, {numeric: true});   // build.2 before build.10
 
   // -- the record ------------------------------------------------------------------------
 
@@ -44,8 +45,8 @@
 
   // -- the tasks table -------------------------------------------------------------------
 
-  function duration(task) {
-    if (task.state === 'running' && dirt.isTime(task.started)) return dirt.elapsed(task.started);
+  function duration(state, task) {
+    if (state === 'running' && dirt.isTime(task.started)) return dirt.elapsed(task.started);
     if (dirt.isTime(task.started) && dirt.isTime(task.completed)) {
       return dirt.el('span', null, dirt.formatDuration(task.completed - task.started));
     }
@@ -89,7 +90,7 @@
     started.appendChild(dirt.time(task.started));
     tr.appendChild(started);
     var took = dirt.el('td', 'col-num');
-    took.appendChild(duration(task));
+    took.appendChild(duration(item.state, task));
     tr.appendChild(took);
 
     var results = dirt.el('td', 'results');
@@ -148,9 +149,10 @@
 
   function attemptsTable(attempts) {
     var t = dirt.el('table', 'grid attempts');
-    var head = dirt.el('tr');
+    var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
     ['#', 'node', 'started', 'ended', 'outcome', 'reason'].forEach(function (h) { head.appendChild(dirt.el('th', null, h)); });
-    t.appendChild(head);
+    thead.appendChild(head);
+    t.appendChild(thead);
     attempts.forEach(function (a, i) {
       if (!a || typeof a !== 'object') return;
       var tr = dirt.el('tr');
@@ -160,8 +162,9 @@
       tr.appendChild(dirt.el('td', null, dirt.formatTime(a.ended)));
       tr.appendChild(dirt.el('td', null, a.outcome || ''));
       tr.appendChild(dirt.el('td', null, a.reason || ''));
-      t.appendChild(tr);
+      tbody.appendChild(tr);
     });
+    t.appendChild(tbody);
     return t;
   }
 
@@ -272,9 +275,7 @@
         return {id: row.id, state: row.key[1], task: row.value};
       });
       current.sort(function (a, b) {
-        var x = String(a.task.name), y = String(b.task.name);
-        if (x !== y) return x < y ? -1 : 1;
-        return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+        return byName.compare(String(a.task.name), String(b.task.name)) || byName.compare(a.id, b.id);
       });
       showFilters(counts);
       render();

@@ -4,10 +4,10 @@
 (function (dirt, $) {
   'use strict';
 
-  var PAGE = 50;
+  var PAGE = 50;                     // runs listed at a time
+  var CHART = 200;                   // runs drawn in the chart
   var name = dirt.param('name');
   var loaded = PAGE;                 // how many runs to show (grows with "Load older")
-  var olderCursor = null;
   var runsBody = document.querySelector('#runs tbody');
   var runs = new dirt.KeyedRows(runsBody, buildRun);
   var descriptions = {};             // record id -> description (records rarely change)
@@ -72,7 +72,7 @@
   function drawChart(items) {
     var box = document.getElementById('chart');
     $(box).empty();
-    var shown = items.slice(0, 120).reverse();
+    var shown = items.slice().reverse();
     if (!shown.length) {
       box.appendChild(dirt.el('p', 'muted', 'No runs yet.'));
       return;
@@ -84,7 +84,7 @@
       return typeof v.duration === 'number' && v.duration >= 0 ? v.duration : null;
     });
     var max = Math.max.apply(null, durations.filter(function (d) { return d !== null; }).concat([0.001]));
-    var width = Math.max(320, box.clientWidth || 960), height = 180, left = 56, bottom = 22, top = 10;
+    var width = Math.max(320, box.clientWidth || 960), height = 180, left = 80, bottom = 22, top = 10;
     var plotW = width - left - 8, plotH = height - top - bottom;
     var step = plotW / Math.max(shown.length, 20);
     var barW = Math.max(2, Math.min(24, step * 0.75));
@@ -129,7 +129,7 @@
       if (typeof item.value.duration === 'number' && item.value.state !== 'running') durations.push(item.value.duration);
     });
     durations.sort(function (a, b) { return a - b; });
-    var words = [items.length + (items.length === 1 ? ' run' : ' runs') + ' shown'];
+    var words = [(items.length === 1 ? 'the last run' : 'the last ' + items.length.toLocaleString() + ' runs')];
     dirt.STATES.forEach(function (s) { if (counts[s]) words.push(counts[s] + ' ' + s); });
     if (durations.length) {
       words.push('median ' + dirt.formatDuration(durations[Math.floor(durations.length / 2)]) +
@@ -143,11 +143,12 @@
     document.title = name + ' · ' + document.title.split(' · ').pop();
     $('#history, #runs-card').prop('hidden', false);
     $('#task-name').text(name);
+    var limit = Math.max(loaded, CHART);
     return dirt.view('history', {reduce: false, descending: true, startkey: [name, {}], endkey: [name],
-                                 limit: loaded + 1}).then(function (answer) {
-      var items = answer.rows.slice(0, loaded);
-      olderCursor = answer.rows.length > loaded ? items[items.length - 1].key : null;
-      $('#more').prop('hidden', !olderCursor);
+                                 limit: limit + 1}).then(function (answer) {
+      var rows = answer.rows.slice(0, limit);
+      var items = rows.slice(0, loaded);
+      $('#more').prop('hidden', answer.rows.length <= loaded);
       var missing = [];
       items.forEach(function (item) {
         var rid = item.value.record_id;
@@ -159,8 +160,8 @@
           descriptions[rid] = doc && typeof doc.description === 'string' ? doc.description : '';
         });
         runs.update(items, function (item) { return item.id; });
-        drawChart(items);
-        summarize(items);
+        drawChart(rows);
+        summarize(rows);
       });
     });
   }

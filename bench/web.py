@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Web app benchmark: how fast the pages render over a big database, in headless Chromium.
+
+One run starts its own pouchdb-server, pushes the web app of a fresh project
+(`dirt create`), loads records and tasks with `_bulk_docs`, builds the views,
+then times pages in Debian's headless Chromium and prints a table with the
+target and PASS/FAIL of each figure. It stops every server it started.
+
+    python bench/web.py             # 10,000 records, 100,000 tasks, a record with 1,000 (~10 min)
+    python bench/web.py --quick     # 1,000 records, 10,000 tasks, a record with 1,000 (~1-2 min)
+
+Figures (see bench/README.md):
+
+1. load: storing the documents, 1,000 per `_bulk_docs` request (info).
+2. view build: the first query of each of the app's views after the load;
+   pouchdb-server builds each view on its own, Apache CouchDB builds all the
+   views of a design document in one pass (info).
+3. overview: the first page of index.html, from navigation start until the
+   page has drawn its data (records, counts, bars, summary) and the browser
+   has painted. The first load (empty browser cache) and the median of the
+   next loads. Target: under 1 s once the views are built.
+4. big record: record.html of the record with 1,000 tasks, measured the same
+   way. Target: under 2 s.
+5. also measured (info): an overview page deep in the past (keyset paging),
+   a task's history page (chart and table) and the nodes and waiting pages.
+
+Exit status is 0 whether or not targets are met: this is a measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "web"))
+
+import httpx  # noqa: E402
+
+from servers import PouchServer  # noqa: E402  (tests/servers.py)
+from webtools import Browser, push_app  # noqa: E402  (tests/web/webtools.py)
+
+from dirt.create import create_project  # noqa: E402
+
+OVERVIEW_TARGET = 1.0
+BIG_RECORD_TARGET = 2.0
+BATCH = 1000
+TASK_NAMES = ["build.linux", "build.osx", "test.unit", "test.integration", "lint", "docs", "package",
+              "bench.cpu", "bench.io", "deploy.staging"]
+NODES = [f"node{i}" for i in range(1, 9)]
+LOG = base64.b64encode(b"compiling...\nlinking...\ndone\n").decode()
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def make_docs(records: int, tasks: int, big: int, seed: int = 7):
+    """Records, tasks and nodes like a busy CI project's; yields lists of BATCH documents.
+
+    The newest record has ``big`` tasks; the other tasks are spread over the
+    other records. Most are finished; the newest records still have running
+    and waiting ones.
+    """
+    rng = random.Random(seed)
+    start = time.time() - records * 600
+    batch: list[dict] = []
+
+    def add(doc):
+        batch.append(doc)
+        if len(batch) == BATCH:
+            out = list(batch)
+            batch.clear()
+            return out
+        return None
+
+    for i, name in enumerate(NODES):
+        add({"_id": f"node:{name}", "type": "node", "name": name, "fqdn": f"{name}.example.org",
+             "enabled": i != 7, "status": "down" if i == 6 else "up",
+             "down_reason": "ssh: connect to host node7.example.org port 22: Connection refused" if i == 6 else None,
+             "last_seen": time.time() - 30, "sys_info": {
+                 "cpu_count": 8, "platform": "Linux-6.1.0-18-amd64-x86_64-with-glibc2.36", "sys_platform": "linux",
+                 "architecture": "x86_64", "version_info": "3.11.2.final.0", "hostname": name}})
+    big_id = f"r{records - 1:05d}"
+    running = [6 * 8 - 6]          # free slots left on the six enabled, up nodes
+    rest = tasks - big
+    per_record = rest / (records - 1)
+    assigned = 0
+    for r in range(records):
+        rid = f"r{r:05d}"
+        created = start + r * 600
+        out = add({"_id": rid, "type": "record", "description": f"revision {r}: {rng.choice(WORDS)}",
+                   "created": created, "author": rng.choice(["ann", "bob", "chen", "dara"])})
+        if out:
+            yield out
+        n = big if rid == big_id else int((r + 1) * per_record) - assigned
+        if rid != big_id:
+            assigned += n
+        recent = r >= records - 3
+        for t in range(n):
+            out = add(task_doc(rng, rid, t, created, recent, running))
+            if out:
+                yield out
+    if batch:
+        yield list(batch)
+
+
+WORDS = ["faster scheduler", "fix leak in parser", "new ARM builds", "update docs", "refactor runner",
+         "bump dependencies", "add sparc64 target", "retry flaky test", "speed up I/O", "clean up logging"]
+
+
+def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool, running: list[int]) -> dict:
+    name = TASK_NAMES[t % len(TASK_NAMES)] if t < len(TASK_NAMES) else f"{TASK_NAMES[t % len(TASK_NAMES)]}.{t}"
+    doc = {"_id": f"{rid}-t{t:04d}", "type": "task", "record_id": rid, "name": name, "created": created}
+    roll = rng.random()
+    if recent and roll < 0.3:
+        doc.update(state="waiting", reason=rng.choice([
+            "", "no enabled node can run it: node1: architecture is 'x86_64' (requires architecture is sparc64)"]))
+        return doc
+    if recent and roll < 0.4:
+        if running[0] > 0:
+            running[0] -= 1
+            doc.update(state="running", node=NODES[running[0] % 6], started=time.time() - rng.uniform(1, 300))
+        else:
+            doc.update(state="waiting")
+        return doc
+    started = created + rng.uniform(1, 60)
+    took = rng.lognormvariate(3, 1)
+    state = "passed" if roll < 0.88 else ("failed" if roll < 0.97 else "error")
+    doc.update(state=state, node=rng.choice(NODES[:6]), started=started, completed=started + took,
+               attempts=[{"attempt": 1, "node": "node1", "started": started, "ended": started + took,
+                          "outcome": state}])
+    if state == "error":
+        doc["reason"] = "gave up after 3 attempts lost their node or server; last: node node3 was lost"
+        doc["results"] = {"success": False, "reason": doc["reason"]}
+    else:
+        doc["results"] = {"success": state == "passed", "tests": rng.randint(10, 500),
+                          "warnings": rng.randint(0, 5), "attach_links": []}
+        if state == "failed":
+            doc["reason"] = doc["results"]["reason"] = "3 tests failed"
+    if t % 10 == 0:
+        doc["_attachments"] = {"build.log": {"content_type": "text/plain; charset=utf-8", "data": LOG}}
+        doc["results"]["attach_links"] = [{"id": "build.log", "name": "Build log"}]
+    return doc
+
+
+class WebBench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="dirt-webbench-"))
+        self.pouch: PouchServer | None = None
+        self.browser: Browser | None = None
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def run(self) -> None:
+        args = self.args
+        say("starting pouchdb-server")
+        self.pouch = PouchServer(self.tmp / "pouchdb").start()
+        root = create_project(self.tmp / "proj", "bench")
+        db_url = f"{self.pouch.url}/bench"
+        app = push_app(root / "web", db_url)
+        http = httpx.Client(timeout=600)
+
+        say(f"loading {args.records:,} records and {args.tasks:,} tasks ({args.big:,} on the newest record)")
+        t0 = time.monotonic()
+        count = 0
+        for batch in make_docs(args.records, args.tasks, args.big):
+            answer = http.post(f"{db_url}/_bulk_docs", json={"docs": batch})
+            answer.raise_for_status()
+            bad = [r for r in answer.json() if not r.get("ok")]
+            assert not bad, bad[:3]
+            count += len(batch)
+        load = time.monotonic() - t0
+        self.rows.append(("load", f"{count:,} docs in {load:.1f} s ({count / load:,.0f} docs/s)", "", "info"))
+
+        views = sorted(http.get(f"{db_url}/_design/proj").json()["views"])
+        total = 0.0
+        for name in views:
+            say(f"building view {name}")
+            t0 = time.monotonic()
+            http.get(f"{app}_view/{name}", params={"limit": 1, "reduce": "false"}).raise_for_status()
+            took = time.monotonic() - t0
+            total += took
+            self.rows.append((f"view build: {name}", f"{took:.1f} s", "", "info"))
+        self.rows.append(("view build: all views", f"{total:.1f} s", "", "info"))
+
+        say("starting Chromium")
+        self.browser = Browser(Path(args.screenshots or self.tmp))
+        big_id = f"r{args.records - 1:05d}"
+        self.page("overview, first page", app + "index.html", OVERVIEW_TARGET,
+                  check=lambda: len(self.browser.texts("#records tbody tr")) == 25, shot="bench-overview")
+        self.page(f"record with {args.big:,} tasks", app + f"record.html?id={big_id}", BIG_RECORD_TARGET,
+                  check=lambda: len(self.browser.texts("#tasks tbody tr.task")) == args.big, shot="bench-record")
+        middle = args.records // 2
+        after = http.get(f"{db_url}/r{middle:05d}").json()["created"]
+        self.page(f"overview, the page after record {middle:,}",
+                  app + "index.html?after=" + quote(json.dumps([after, f"r{middle:05d}"]), safe=""), None,
+                  check=lambda: len(self.browser.texts("#records tbody tr")) == 25)
+        runs = args.tasks // len(TASK_NAMES)
+        self.page(f"task history ({runs:,}+ runs of test.unit)", app + "task.html?name=test.unit", None,
+                  check=lambda: len(self.browser.texts("#runs tbody tr")) == 50, shot="bench-task-history")
+        self.page("nodes", app + "nodes.html", None, check=lambda: len(self.browser.texts("#nodes tbody tr")) == 8,
+                  shot="bench-nodes")
+        self.page("waiting", app + "waiting.html", None, check=lambda: self.browser.texts("#groups .group"),
+                  shot="bench-waiting")
+        self.page("task names (group_level=1 over every task)", app + "task.html", None,
+                  check=lambda: self.browser.texts("#names tbody tr"))
+
+    def render_time(self, url: str) -> float:
+        """Seconds from navigation start until the page drew its data and the browser painted it."""
+        b = self.browser
+        b.open(url, timeout=600)
+        painted = b.driver.execute_async_script("""
+            var done = arguments[arguments.length - 1];
+            requestAnimationFrame(function () { setTimeout(function () { done(performance.now()); }, 0); });
+        """)
+        first = float(b.js("return document.body.getAttribute('data-first-render-ms')"))
+        return max(painted, first) / 1000.0
+
+    def page(self, label: str, url: str, target: float | None, check, shot: str | None = None) -> None:
+        say(f"timing {label}")
+        first = self.render_time(url)
+        assert check(), f"{label}: the page does not show what was expected"
+        if shot and self.args.screenshots:
+            self.browser.screenshot(shot, max_height=1600)
+        again = [self.render_time(url) for _ in range(self.args.repeat)]
+        median = statistics.median(again)
+        value = f"first {first * 1000:,.0f} ms, then median {median * 1000:,.0f} ms of {len(again)}"
+        if target is None:
+            self.rows.append((label, value, "", "info"))
+        else:
+            verdict = "PASS" if max(first, median) < target else "FAIL"
+            self.rows.append((label, value, f"< {target:g} s", verdict))
+
+    def stop(self) -> None:
+        if self.browser:
+            self.browser.close()
+        if self.pouch:
+            self.pouch.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def report(self) -> None:
+        width = max(len(r[0]) for r in self.rows)
+        vwidth = max(len(r[1]) for r in self.rows)
+        print()
+        print(f"{'figure':<{width}}  {'value':<{vwidth}}  {'target':<8}  result")
+        for label, value, target, verdict in self.rows:
+            print(f"{label:<{width}}  {value:<{vwidth}}  {target:<8}  {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=1_000, help="tasks of the newest record")
+    parser.add_argument("--repeat", type=int, default=5, help="loads of each page after the first")
+    parser.add_argument("--quick", action="store_true", help="1,000 records and 10,000 tasks")
+    parser.add_argument("--screenshots", metavar="DIR", help="save a screenshot of each page there")
+    args = parser.parse_args()
+    if args.quick:
+        args.records, args.tasks = 1_000, 10_000
+    bench = WebBench(args)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        bench.run()
+    finally:
+        bench.stop()
+        if bench.rows:
+            bench.report()
+
+
+if __name__ == "__main__":
+    main()
