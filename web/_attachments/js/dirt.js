@@ -382,6 +382,7 @@
       return load().then(function () {
         window.clearTimeout(slow);
         dirt.notice(null);
+        body.removeAttribute('data-error');
         dirt.rendered();
       }, function (error) {
         window.clearTimeout(slow);
