@@ -250,6 +250,13 @@ class Scheduler:
         if _rev_number(doc) <= self._finished_revs.get(doc_id, 0):
             return   # a late echo of a run this server already finished
         self._dirty = True
+        lease = doc.get("lease")
+        if documents.task_state(doc) == TaskState.RUNNING.value and isinstance(lease, dict) \
+                and lease.get("server") == self.server_id:
+            # Claimed by us, yet we run nothing for it: the claim reached CouchDB
+            # although its answer did not reach us (CouchDB went down meanwhile).
+            self._release_unstarted(doc)
+            return
         if documents.task_state(doc) in documents.FINAL_STATES:
             if self.tasks.pop(doc_id, None) is not None:
                 self._announce(doc)   # finished elsewhere (another server, a user cancelling)
@@ -260,6 +267,24 @@ class Scheduler:
             if known is None or _priority_key(known) != _priority_key(doc) or \
                     documents.task_state(known) != TaskState.WAITING.value:
                 self._order_stale = True
+
+    def _release_unstarted(self, doc: dict) -> None:
+        """Put a task we claimed but never started back to waiting, at once."""
+        attempts = [a for a in (doc.get("attempts") or []) if isinstance(a, dict)]
+        if attempts and "outcome" not in attempts[-1]:
+            attempts[-1].update({"ended": self.clock(), "outcome": "not_started",
+                                 "reason": "the claim was written but its answer was lost; nothing ran"})
+        released = dict(doc, attempts=attempts, state=TaskState.WAITING.value)
+        for key in ("lease", "node", "started"):
+            released.pop(key, None)
+        try:
+            self.tasks[doc["_id"]] = self.writer.save(released)
+            self._fresh.add(doc["_id"])
+            self._order_stale = True
+            log.info("Task %s: released a claim that never started", doc["_id"])
+        except CouchError as exc:
+            log.warning("Task %s: could not release an unstarted claim yet (%s)", doc["_id"], exc)
+            self.tasks[doc["_id"]] = doc   # lease recovery will get it
 
     def _abandon(self, run: TaskRun, why: str) -> None:
         with run.lock:
@@ -761,7 +786,9 @@ class Scheduler:
         self._finished_revs[run.task_id] = _rev_number(run.doc)
         run.node.busy_here.discard(run.task_id)
         if not run.finished and not run.abandoned:
-            log.warning("Task %s: run ended without a recorded outcome", run.task_id)
+            log.warning("Task %s: run ended without a recorded outcome; it will be recovered when its lease "
+                        "expires", run.task_id)
+            self.tasks.setdefault(run.task_id, run.doc)
         self._dirty = True
 
     # -- leases -------------------------------------------------------------------------------

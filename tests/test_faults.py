@@ -262,7 +262,9 @@ def test_serve_survives_a_couchdb_restart_and_loses_no_result(tmp_path):
         assert sorted(ran.read_text().split()) == sorted(ids)   # every task ran, and ran once
         for task_id in ids:
             doc = project.task(task_id)
-            assert [a["outcome"] for a in doc["attempts"]] == ["passed"], doc["attempts"]
+            # A claim whose answer the restart swallowed is released at once, never run.
+            ran_attempts = [a["outcome"] for a in doc["attempts"] if a["outcome"] != "not_started"]
+            assert ran_attempts == ["passed"], doc["attempts"]
             assert doc["results"]["task"] == task_id
     finally:
         couch.stop()
