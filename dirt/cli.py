@@ -39,7 +39,12 @@ def open_database(project: Project) -> Database:
     return db
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes: 0 success, 1 error, 2 bad usage or settings (or the project
+exists), 3 CouchDB unreachable or refusing, 4 some nodes not updated."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="dirt")
 def cli() -> None:
     """dirt: run tasks on remote nodes for every record in a CouchDB database.
