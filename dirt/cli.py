@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from .nodes import NodeUpdate, update_nodes
 from .settings import Project, load_project
 
 log = logging.getLogger("dirt.cli")
+PROGRESS_EVERY = 15.0   # seconds between progress lines while serving
 
 project_option = click.option(
     "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -156,8 +158,14 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     try:
         notifier.start()
         scheduler.start()
+        last_report, last_line = time.monotonic(), ""
         while not stop.is_set():
             scheduler.step()
+            if time.monotonic() - last_report > PROGRESS_EVERY:
+                last_report, line = time.monotonic(), scheduler.progress()
+                if line != last_line:
+                    log.info("progress: %s", line)
+                    last_line = line
             if until_idle and scheduler.idle():
                 break
             if not scheduler.dispatching and not scheduler.runs:

@@ -76,6 +76,7 @@ class Scheduler:
                  server_id: str | None = None, on_final: Callable[[dict], None] | None = None):
         self.db = db
         self.on_final = on_final   # told of every task document this server moved to a final state
+        self.finished: dict[str, int] = {}   # final states reached since start, by state
         self.project = project
         self.settings = project.settings
         self.clock = clock
@@ -870,8 +871,16 @@ class Scheduler:
                 self._announce(updated)
 
 
+    def progress(self) -> str:
+        """One line on where this server stands: finished here by state, running, waiting."""
+        waiting = sum(1 for d in self.tasks.values() if documents.task_state(d) == TaskState.WAITING.value)
+        done = ", ".join(f"{n} {s}" for s, n in sorted(self.finished.items())) or "none"
+        return f"finished here: {done}; running {len(self.runs)}; waiting {waiting}"
+
     def _announce(self, doc: dict) -> None:
-        """Tell ``on_final`` (notifications) that a task reached a final state; never raises."""
+        """Count a task that reached a final state and tell ``on_final`` (notifications); never raises."""
+        state = documents.task_state(doc)
+        self.finished[state] = self.finished.get(state, 0) + 1
         if self.on_final is None:
             return
         try:
