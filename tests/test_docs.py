@@ -62,3 +62,24 @@ def test_run_task_example(tmp_path):
     out = run_example("run_task.py", cwd=project, PYTHONPATH=str(project))
     assert "simple: {'success': True, 'sum': 4}" in out
     assert "kwargs: {'success': True, 'foo': 42, 'bar': 'baz'}" in out
+
+
+def test_post_commit_hook_example_in_a_real_git_repository(tmp_path, couch, db_name):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(git + ["init", "-q"], cwd=repo, check=True)
+    (repo / "a.txt").write_text("a\n")
+    subprocess.run(git + ["add", "."], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", "first <b>commit</b>"], cwd=repo, check=True)
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    env = {"DIRT_COUCHDB_HOST": couch.url, "DIRT_COUCHDB_DBNAME": db_name}
+    out = run_example("post_commit_hook.py", cwd=repo, **env)
+    assert f"dirt: {sha} stored" in out
+    record = httpx.get(f"{couch.url}/{db_name}/{sha}", timeout=10).json()
+    assert record["type"] == "record" and record["description"] == "first <b>commit</b>" and record["sha"] == sha
+    task = httpx.get(f"{couch.url}/{db_name}/{sha}-examples.simple", timeout=10).json()
+    assert task["record_id"] == sha and task["name"] == "examples.simple"
+    # Run again (the hook fired twice): nothing is duplicated, each conflict is reported.
+    again = run_example("post_commit_hook.py", cwd=repo, **env)
+    assert "not stored" in again
