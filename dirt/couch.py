@@ -24,7 +24,7 @@ import logging
 import netrc
 import os
 import re
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -321,7 +321,3 @@ def _encode_params(params: dict) -> dict:
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
-
-def bulk_errors(results: Iterable[dict]) -> list[dict]:
-    """The entries of a ``_bulk_docs`` answer that failed."""
-    return [r for r in results if "error" in r]

@@ -895,10 +895,8 @@ class RunHandle:
     def __init__(self) -> None:
         self.started = False
         self.killer: Callable[[], None] | None = None
-        self.killed = False
 
     def kill(self) -> None:
-        self.killed = True
         if self.killer is not None:
             self.killer()
 
