@@ -10,6 +10,7 @@ returned result becomes a stored one, and what an attempt records.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import mimetypes
@@ -37,6 +38,16 @@ class TaskState(str, Enum):
 
 FINAL_STATES = {s.value for s in TaskState if s.final}
 
+
+
+@functools.lru_cache(maxsize=1)
+def state_rule_js() -> str:
+    """The task-state rule in JavaScript (``web/lib/state.js``), for the views
+    dirt installs itself; the web app inlines the same file through egret's
+    ``// !code lib/state.js``."""
+    from .create import web_dir   # web/ ships inside the wheel as dirt/web
+    return (web_dir() / "lib" / "state.js").read_text(encoding="utf-8").strip()
+
 # Outcomes of an attempt that were not the task's fault and count towards max_attempts.
 LOST_OUTCOMES = ("node_lost", "server_lost")
 
@@ -56,13 +67,16 @@ def is_node(doc: Any) -> bool:
 def task_state(doc: dict) -> str:
     """The task's state, read the way the 2012 documents meant it.
 
-    Documents from the original dirt have no ``state``: a ``completed`` one
-    is finished (passed or failed by ``results.success``), else it waits.
+    Documents from the original dirt have no ``state``: one with a
+    ``completed`` time (a positive number) is finished (passed or failed by
+    ``results.success``), else it waits. The web app's views read states by
+    the same rule, ``web/lib/state.js``; tests check that the two agree.
     """
     state = doc.get("state")
     if isinstance(state, str) and state in TaskState._value2member_map_:
         return state
-    if doc.get("completed"):
+    completed = doc.get("completed")
+    if isinstance(completed, (int, float)) and not isinstance(completed, bool) and completed > 0:
         results = doc.get("results")
         success = isinstance(results, dict) and results.get("success") is True
         return TaskState.PASSED.value if success else TaskState.FAILED.value

@@ -49,7 +49,7 @@ from urllib.parse import quote
 from . import channels, documents
 from .channels import DeliveryError, SmtpConfig
 from .couch import Database, split_credentials
-from .documents import TaskState
+from .documents import TaskState, state_rule_js
 from .errors import Conflict, CouchError, NotFound
 from .settings import Settings
 
@@ -62,30 +62,27 @@ OUTCOME_ORDER = ("failed", "error", "cancelled", "passed")   # a record's outcom
 VIEW_TIMEOUT = 600.0        # a view's first build over a big database takes a while
 SEEN_LIMIT = 50_000
 
-# The state of a task the way dirt.documents.task_state reads it, in JavaScript.
-_JS_STATE = """
-  var state = doc.state;
-  if (['waiting', 'running', 'passed', 'failed', 'error', 'cancelled'].indexOf(state) < 0) {
-    state = doc.completed ? ((doc.results && doc.results.success === true) ? 'passed' : 'failed') : 'waiting';
-  }
-  var final = ['passed', 'failed', 'error', 'cancelled'].indexOf(state) >= 0;
-"""
-VIEWS = {
-    # record_id -> each of its tasks, small: whether all are finished, and the summary.
-    "tasks_by_record": {"map": (
-        "function (doc) {\n  if (doc.type !== 'task' || typeof doc.record_id !== 'string') return;" + _JS_STATE +
-        "  emit(doc.record_id, {state: state, name: doc.name || null, node: doc.node || null,\n"
-        "                       completed: typeof doc.completed === 'number' ? doc.completed : null});\n}")},
-    # completion time -> finished task: what the sweep looks at.
-    "finished_tasks": {"map": (
-        "function (doc) {\n  if (doc.type !== 'task' || typeof doc.completed !== 'number') return;" + _JS_STATE +
-        "  if (final) emit(doc.completed, {state: state,\n"
-        "    record_id: typeof doc.record_id === 'string' ? doc.record_id : null});\n}")},
-    # lease expiry -> notification claims still under way.
-    "pending_notifications": {"map": (
-        "function (doc) {\n  if (doc.type !== 'notification') return;\n"
-        "  if (doc.state === 'sending' || doc.state === 'retrying') emit(doc.expires, null);\n}")},
-}
+
+def views() -> dict:
+    """The views of ``_design/dirt-notify``."""
+    return {
+        # record_id -> each of its tasks, small: whether all are finished, and the summary.
+        "tasks_by_record": {"map": (
+            "function (doc) {\n" + state_rule_js() +
+            "\n  if (doc.type !== 'task' || typeof doc.record_id !== 'string') return;\n  var state = taskState(doc);\n"
+            "  emit(doc.record_id, {state: state, name: doc.name || null, node: doc.node || null,\n"
+            "                       completed: typeof doc.completed === 'number' ? doc.completed : null});\n}")},
+        # completion time -> finished task: what the sweep looks at.
+        "finished_tasks": {"map": (
+            "function (doc) {\n" + state_rule_js() +
+            "\n  if (doc.type !== 'task' || typeof doc.completed !== 'number') return;\n  var state = taskState(doc);\n"
+            "  if (isFinalState(state)) emit(doc.completed, {state: state,\n"
+            "    record_id: typeof doc.record_id === 'string' ? doc.record_id : null});\n}")},
+        # lease expiry -> notification claims still under way.
+        "pending_notifications": {"map": (
+            "function (doc) {\n  if (doc.type !== 'notification') return;\n"
+            "  if (doc.state === 'sending' || doc.state === 'retrying') emit(doc.expires, null);\n}")},
+    }
 
 
 # -- what is said -------------------------------------------------------------------------------
@@ -517,8 +514,8 @@ class Notifier:
             current = self.db.get(DESIGN_ID)
         except NotFound:
             current = {"_id": DESIGN_ID}
-        if current.get("views") != VIEWS:
-            current.update(language="javascript", views=VIEWS)
+        if current.get("views") != views():
+            current.update(language="javascript", views=views())
             try:
                 self.db.save(current)
             except Conflict:

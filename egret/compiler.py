@@ -23,6 +23,10 @@ CouchApp compiles unchanged:
   ``couchapp.json`` keeps ``templates/`` an ordinary field instead, for apps
   whose show and list functions use it.
 * Dotfiles, ``*~`` and ``.couchappignore`` patterns are skipped (:mod:`egret.ignore`).
+* In ``.js`` files, a line ``// !code PATH`` (couchapp's macro) is replaced by
+  the text of ``PATH``, relative to the app directory: one copy of a helper
+  (dirt's task-state rule, ``lib/state.js``) shared by every view and by
+  ``validate_doc_update``, where CommonJS ``require`` is not available.
 
 egret adds one field, ``egret``: the MD5 of every attachment, which is how a
 later push knows what changed without downloading anything.
@@ -32,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,13 +224,42 @@ def _folder_fields(folder: Path, app_dir: Path, rules: IgnoreRules, top_level_sk
             key, value = entry.name, _folder_fields(path, app_dir, rules)
         elif entry.is_file():
             key, extension = os.path.splitext(entry.name)
-            value = _read_json(path) if extension == ".json" else _read_text(path).strip()
+            if extension == ".json":
+                value = _read_json(path)
+            else:
+                value = _read_text(path).strip()
+                if extension == ".js":
+                    value = expand_code_macros(value, path, app_dir)
         else:
             continue
         if key in fields:
             raise SourceError(path, f"both {origins[key]} and {relative} make field {key!r}")
         fields[key], origins[key] = value, relative
     return fields
+
+
+_CODE_MACRO = re.compile(r"^[ \t]*//[ \t]*!code[ \t]+(\S+)[ \t]*$", re.MULTILINE)
+
+
+def expand_code_macros(text: str, path: Path, app_dir: Path, _seen: tuple[Path, ...] = ()) -> str:
+    """``text`` with each ``// !code PATH`` line replaced by that file (relative to ``app_dir``).
+
+    Included files may include others; a file including itself (directly or
+    not), a missing file, or a path leaving the app directory is a SourceError
+    naming the line.
+    """
+    def include(match: re.Match) -> str:
+        line = text.count("\n", 0, match.start()) + 1
+        target = (app_dir / match.group(1)).resolve()
+        if app_dir.resolve() not in target.parents:
+            raise SourceError(path, f"!code {match.group(1)} is outside the app directory", line)
+        if target in _seen or target == path.resolve():
+            raise SourceError(path, f"!code {match.group(1)} includes itself", line)
+        if not target.is_file():
+            raise SourceError(path, f"!code {match.group(1)}: no such file in the app directory", line)
+        return expand_code_macros(_read_text(target).strip(), target, app_dir, (*_seen, path.resolve()))
+
+    return _CODE_MACRO.sub(include, text)
 
 
 def _check_fields(app_dir: Path, fields: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@ function (newDoc, oldDoc, userCtx, secObj) {
   // Refuses malformed records and tasks, with a message saying what to fix.
   // A field that an update leaves as it was is not checked again, so dirt can
   // still record an error state on a task written before this rule existed.
+  // !code lib/state.js
   if (newDoc._deleted || (newDoc._id || '').indexOf('_design/') === 0) return;
   var type = newDoc.type;
   if (type !== 'record' && type !== 'task') return;
@@ -44,7 +45,6 @@ function (newDoc, oldDoc, userCtx, secObj) {
   check('max_attempts', function (v) { return isNumber(v) && v >= 1 && v % 1 === 0; },
         'must be a whole number, at least 1');
   check('priority', isNumber, 'must be a number (higher runs first)');
-  check('state', function (v) {
-    return ['waiting', 'running', 'passed', 'failed', 'error', 'cancelled'].indexOf(v) >= 0;
-  }, 'must be one of waiting, running, passed, failed, error, cancelled');
+  check('state', function (v) { return TASK_STATES.indexOf(v) >= 0; },
+        'must be one of ' + TASK_STATES.join(', '));
 }

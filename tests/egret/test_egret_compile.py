@@ -288,3 +288,35 @@ def test_original_egret_layout_settings_json_and_attachments_folder():
     assert sorted(app.attachments) == ["css/style.css", "index.html", "vendor/jquery.min.js"]
     assert "attachments" not in app.doc and "settings" not in app.doc
     assert app.doc["filters"]["task"].startswith("function (doc, req)")
+
+
+def test_code_macro_inlines_a_shared_file_into_views_and_validation(tmp_path):
+    app = tmp_path / "app"
+    (app / "lib").mkdir(parents=True)
+    (app / "views" / "by_state").mkdir(parents=True)
+    (app / "lib" / "helper.js").write_text("function twice(x) { return 2 * x; }\n")
+    (app / "views" / "by_state" / "map.js").write_text(
+        "function (doc) {\n  // !code lib/helper.js\n  emit(twice(doc.n), null);\n}\n")
+    (app / "validate_doc_update.js").write_text("function (n, o) {\n    //  !code  lib/helper.js\n}\n")
+    doc = compile_app(app).document()
+    assert doc["views"]["by_state"]["map"] == \
+        "function (doc) {\nfunction twice(x) { return 2 * x; }\n  emit(twice(doc.n), null);\n}"
+    assert "function twice(x)" in doc["validate_doc_update"] and "!code" not in doc["validate_doc_update"]
+
+
+@pytest.mark.parametrize("target, problem", [
+    ("lib/missing.js", "no such file"),
+    ("../outside.js", "outside the app directory"),
+    ("lib/loop.js", "includes itself"),
+])
+def test_code_macro_errors_name_file_and_line(tmp_path, target, problem):
+    app = tmp_path / "app"
+    (app / "lib").mkdir(parents=True)
+    (tmp_path / "outside.js").write_text("var x = 1;")
+    (app / "lib" / "loop.js").write_text("// !code lib/loop.js\n")
+    (app / "filters").mkdir()
+    (app / "filters" / "f.js").write_text(f"function (doc) {{\n  return true;\n  // !code {target}\n}}\n")
+    with pytest.raises(SourceError, match=problem) as caught:
+        compile_app(app)
+    if target != "lib/loop.js":
+        assert caught.value.path.name == "f.js" and caught.value.line == 3

@@ -3,10 +3,9 @@ function (doc) {
   //   ["running", node, started]:   group_level=2 gives running tasks per node
   //   ["waiting", reason, created]: group_level=2 gives waiting tasks per reason
   // (reason is "" when the task waits only for a free slot or for dirt serve.)
+  // !code lib/state.js
   if (doc.type !== 'task') return;
-  var states = ['waiting', 'running', 'passed', 'failed', 'error', 'cancelled'];
-  var state = doc.state;
-  if (states.indexOf(state) < 0) state = doc.completed ? 'done' : 'waiting';
+  var state = taskState(doc);
   var value = {
     name: doc.name,
     record_id: doc.record_id,

@@ -5,14 +5,10 @@ function (doc) {
   // The value holds what the record page shows, not the whole document:
   // results are summarised in `brief` (a few short values); the page reads the
   // document itself when a user opens a task's full results.
+  // !code lib/state.js
   if (doc.type !== 'task' || typeof doc.record_id !== 'string') return;
-  var states = ['waiting', 'running', 'passed', 'failed', 'error', 'cancelled'];
   var results = doc.results && typeof doc.results === 'object' && !Array.isArray(doc.results) ? doc.results : {};
-  var state = doc.state;
-  if (states.indexOf(state) < 0) {
-    // documents from the 2012 dirt have no state: read completed + success
-    state = doc.completed ? (results.success === true ? 'passed' : 'failed') : 'waiting';
-  }
+  var state = taskState(doc);
   var brief = [], more = false;
   for (var key in results) {
     if (key === 'success' || key === 'attach_links' || key === 'reason') continue;

@@ -1,0 +1,55 @@
+"""The task-state rule is written once per language: dirt/documents.py for
+Python, web/lib/state.js for the views. Both must read every document alike."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dirt import documents
+from dirt.create import web_dir
+
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2_000_000_000),
+                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) |
+                           st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+states = st.sampled_from(["waiting", "running", "passed", "failed", "error", "cancelled", "skipped",
+                          "Passed", "done", ""])
+task_docs = st.fixed_dictionaries({}, optional={
+    "state": st.one_of(states, json_values),
+    "completed": st.one_of(st.floats(0, 2e9), st.just(0), json_values),
+    "results": st.one_of(st.fixed_dictionaries({"success": st.one_of(st.booleans(), json_values)}), json_values),
+})
+
+
+def js_states(docs: list[dict]) -> list[str]:
+    """taskState(doc) for each doc, computed by Node from web/lib/state.js."""
+    script = (web_dir() / "lib" / "state.js").read_text() + """
+var docs = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(docs.map(function (d) { return [taskState(d), isFinalState(taskState(d))]; })));
+"""
+    done = subprocess.run([NODE, "-e", script], input=json.dumps(docs), capture_output=True, text=True,
+                          timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(task_docs, min_size=50, max_size=300))
+def test_python_and_javascript_read_every_document_alike(docs):
+    expected = [[documents.task_state(d), documents.task_state(d) in documents.FINAL_STATES] for d in docs]
+    assert js_states(docs) == expected
+
+
+def test_the_2012_documents_and_todays_read_as_documented():
+    docs = [{}, {"completed": 1315347385, "results": {"success": True}},
+            {"completed": 1315347385, "results": {"success": "yes"}}, {"completed": 0},
+            {"state": "running"}, {"state": "bogus", "completed": 5}]
+    assert js_states(docs) == [["waiting", False], ["passed", True], ["failed", True], ["waiting", False],
+                               ["running", False], ["failed", True]]
