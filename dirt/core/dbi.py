@@ -12,10 +12,11 @@ from typing import Any, Iterator
 
 from dirt import documents
 from dirt.couch import Database
-from dirt.errors import Conflict, RequirementError
+from dirt.errors import Conflict
 from dirt.feed import ChangesFollower
 from dirt.nodes import NODE_ID_PREFIX
 from dirt.requirements import mismatch
+from dirt.taskdoc import parse_task
 from dirt.status import iter_docs
 
 log = logging.getLogger(__name__)
@@ -120,12 +121,11 @@ def check_requirements(db: DirtCouchDB | Database, id: str, node: Any) -> bool: 
     ``requires`` makes it False (and is logged), never an exception.
     """
     database = db.db if isinstance(db, DirtCouchDB) else db
-    task = database.get(id)
+    task = parse_task(database.get(id))
     if not isinstance(node, dict):
         node = database.get(NODE_ID_PREFIX + str(node))
     info = node.get("sys_info") if isinstance(node.get("sys_info"), dict) else {}
-    try:
-        return mismatch(task, info) is None
-    except RequirementError as exc:
-        log.warning("task %s: %s", id, exc)
+    if task.problem:
+        log.warning("task %s: %s", id, task.problem)
         return False
+    return mismatch(task.platform, task.requires, info) is None
