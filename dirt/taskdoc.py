@@ -103,11 +103,6 @@ class TaskDoc:
     def running(self) -> bool:
         return self.state == TaskState.RUNNING.value
 
-    @property
-    def sort_key(self) -> tuple:
-        """Dispatch order: higher priority first, then older, then by id."""
-        return (-self.priority, self.created, self.id)
-
     def lost_attempts(self) -> int:
         """How many tries lost their node or server (these count towards max_attempts)."""
         return sum(1 for a in self.attempts if a.outcome in LOST_OUTCOMES)

@@ -96,7 +96,7 @@ def test_no_json_in_any_field_makes_the_parser_raise(doc):
     t = parse_task(doc)
     assert t.problem is None or isinstance(t.problem, str) and t.problem
     assert all(isinstance(w, str) for w in t.warnings)
-    assert isinstance(t.kwargs, dict) and isinstance(t.attempts, tuple) and isinstance(t.sort_key, tuple)
+    assert isinstance(t.kwargs, dict) and isinstance(t.attempts, tuple)
 
 
 @pytest.fixture(scope="module")
