@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 ERROR = TaskState.ERROR.value
 SHORT_TASK = 1.0        # seconds: tasks shorter than this are claimed ahead of a free slot
+AHEAD = 0.05            # seconds of work per slot to hold claimed ahead, for short tasks
+MAX_AHEAD = 16          # at most this many claimed ahead per slot
 
 
 @dataclass
@@ -181,12 +183,20 @@ class Slots:
         return self._running
 
     def prefetch(self) -> int:
-        """How many runs to claim ahead of free slots: one per slot while recent
-        tasks were short (a long task never holds a claimed one back)."""
+        """How many runs to claim ahead of free slots.
+
+        None while tasks take a while (a long task never holds a claimed one
+        back from other servers); for short ones, enough to keep every slot
+        busy for about ``AHEAD`` seconds, so claims go to CouchDB in batches
+        instead of one request per task.
+        """
         durations = list(self._durations)
-        if len(durations) >= 3 and statistics.median(durations) < SHORT_TASK:
-            return self.size
-        return 0
+        if len(durations) < 3:
+            return 0
+        typical = statistics.median(durations)
+        if typical >= SHORT_TASK:
+            return 0
+        return self.size * max(1, min(MAX_AHEAD, int(AHEAD / max(typical, 1e-4))))
 
     def drain(self) -> list[Run]:
         """Take back the runs no slot has started (the node is down, or we stop)."""

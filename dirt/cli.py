@@ -179,7 +179,11 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
 @cli.command()
 @project_option
 def status(project_dir: Path | None) -> None:
-    """Sum up the database: records, tasks by state, nodes, and what waits."""
+    """Sum up the database: records, tasks by state, servers, nodes, and what waits.
+
+    A server is alive while its heartbeat is recent; a node shows as up only
+    while a live server holds it.
+    """
     from .status import summarize
 
     project = load_project(project_dir)

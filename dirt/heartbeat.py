@@ -84,7 +84,7 @@ class Heartbeat:
             return
         self._doc["_rev"] = result["_rev"]
 
-    def stop(self, timeout: float = 3.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         """Say this server stopped (best effort, at most ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
         while self._in_flight and time.monotonic() < deadline:
@@ -101,6 +101,7 @@ class Heartbeat:
 class _Seen:
     at: float            # our clock, when we last saw its document change
     doc: dict
+    beating: bool        # seen to change since we started (not only read at start-up)
 
 
 class ServerWatch:
@@ -111,14 +112,14 @@ class ServerWatch:
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
 
-    def saw(self, doc: dict, now: float | None = None) -> None:
-        """A server document changed (or was read at start-up)."""
+    def saw(self, doc: dict, now: float | None = None, at_start: bool = False) -> None:
+        """A server document changed (or, ``at_start``, was read at start-up)."""
         server = doc.get("server_id") or str(doc.get("_id", ""))[len(SERVER_ID_PREFIX):]
         now = self.clock() if now is None else now
         beat = doc.get("beat")
         if isinstance(beat, (int, float)) and not isinstance(beat, bool) and beat < now - LONG_DEAD:
             now = beat     # long dead by any clock
-        self._seen[server] = _Seen(now, doc)
+        self._seen[server] = _Seen(now, doc, beating=not at_start)
 
     def forget(self, doc_id: str) -> None:
         self._seen.pop(doc_id[len(SERVER_ID_PREFIX):], None)
@@ -131,6 +132,11 @@ class ServerWatch:
         if seen.doc.get("status") == "stopped":
             return False
         return now - seen.at < self.lease_seconds
+
+    def beating(self, server: str, now: float) -> bool:
+        """Alive, and seen to beat since this watch began (not only believed alive from start-up)."""
+        seen = self._seen.get(server)
+        return seen is not None and seen.beating and bool(self.alive(server, now))
 
     def runs(self, server: str, task_id: str, claimed: float | None) -> bool:
         """Whether a live server's latest beat (written well after ``claimed``) still lists the task."""

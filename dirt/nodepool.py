@@ -175,9 +175,9 @@ class NodePool:
         if conn.ping(timeout=self.settings.ping_timeout):
             self.events.put(NodeUp(name, conn))
         else:
-            conn.close()   # runs on it end now, in NodeUnreachable: their tasks go back to waiting
-            self.events.put(NodeDown(name, f"stopped answering (no reply within {self.settings.ping_timeout:g} s)",
-                                     conn))
+            reason = f"stopped answering (no reply to a ping within {self.settings.ping_timeout:g} s)"
+            conn.close(reason)   # runs on it end now, in NodeUnreachable: their tasks go back to waiting
+            self.events.put(NodeDown(name, reason, conn))
 
     def _read_load(self, name: str, conn: NodeConnection) -> None:
         try:

@@ -38,6 +38,9 @@ from .taskdoc import TaskDoc, parse_task
 log = logging.getLogger(__name__)
 
 CANCELLED = TaskState.CANCELLED.value
+LINGER = 0.01          # seconds an outcome may wait for others while outcomes stream in
+BUSY_WINDOW = 0.05     # ... which is when the last batch went out less than this ago
+BATCH = 100            # outcomes that go out at once without waiting
 
 
 def outcome_document(task: TaskDoc, outcome: Outcome, now: float, max_attempts: int) -> dict | None:
@@ -78,6 +81,7 @@ class OutcomeWriter:
         self._busy = 0
         self._deadline: float | None = None
         self._closed = False
+        self._waiting: set[str] = set()       # runs whose outcome waits for the database (logged once)
         self._thread = threading.Thread(target=self._loop, daemon=True, name="outcomes")
         self._thread.start()
 
@@ -97,10 +101,12 @@ class OutcomeWriter:
         """Write what is pending, giving up after ``timeout`` seconds (None: wait
         while it takes); how many outcomes were left unwritten."""
         with self._cond:
-            self._deadline = None if timeout is None else time.monotonic() + timeout
+            if timeout is not None:
+                deadline = time.monotonic() + timeout
+                self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
             self._closed = True
             self._cond.notify_all()
-            remaining = None if timeout is None else max(0.0, self._deadline - time.monotonic()) + 1.0
+            remaining = None if self._deadline is None else max(0.0, self._deadline - time.monotonic()) + 1.0
             self._cond.wait_for(lambda: self._busy == 0, remaining)
             left = self._busy
         return left
@@ -108,13 +114,22 @@ class OutcomeWriter:
     # -- the writer thread ---------------------------------------------------------------
     def _loop(self) -> None:
         delay = 0.5
+        last_sent = 0.0
         while True:
             with self._cond:
                 while not self._pending and not (self._closed and self._busy == 0):
                     self._cond.wait(0.5)
                 if not self._pending and self._closed:
                     return
+                # Busy (a batch went out just now): let more outcomes gather for a
+                # few milliseconds, so a stream of short tasks costs one request per
+                # batch, not per task. An outcome after a quiet spell goes at once.
+                linger_until = time.monotonic() + LINGER
+                while time.monotonic() - last_sent < BUSY_WINDOW and len(self._pending) < BATCH \
+                        and not self._closed and time.monotonic() < linger_until:
+                    self._cond.wait(max(0.0, linger_until - time.monotonic()))
                 batch, self._pending = self._pending, []
+            last_sent = time.monotonic()
             retry = self._write(batch)
             if not retry:
                 delay = 0.5
@@ -127,7 +142,8 @@ class OutcomeWriter:
                 continue
             with self._cond:
                 self._pending = retry + self._pending
-            self.sleep(delay)
+            pause = delay if self._deadline is None else min(delay, max(0.0, self._deadline - time.monotonic()))
+            self.sleep(pause)
             delay = min(delay * 2, 10.0)
 
     def _write(self, batch: list[tuple[Run, Outcome]]) -> list[tuple[Run, Outcome]]:
@@ -165,7 +181,7 @@ class OutcomeWriter:
                 log.error("Task %s: CouchDB refuses its outcome (%s); leaving it to lease recovery", run.id, result)
                 self._done(run, None)
             else:
-                log.warning("Task %s: cannot record the outcome yet (%s); retrying", run.id, result)
+                self._not_yet(run, result)
                 retry.append((run, outcome))
         return retry
 
@@ -176,7 +192,7 @@ class OutcomeWriter:
             self._done(run, None)
             return None
         except CouchError as exc:
-            log.warning("Task %s: cannot record the outcome yet (%s); retrying", run.id, exc)
+            self._not_yet(run, exc)
             return run, outcome
         if not still_ours(latest, run, self.server_id, outcome):
             log.warning("Task %s: outcome of attempt %d discarded, the task was taken over", run.id, run.attempt)
@@ -185,7 +201,14 @@ class OutcomeWriter:
         run.task = latest        # someone edited other fields meanwhile: keep their edits, apply ours again
         return run, outcome
 
+    def _not_yet(self, run: Run, error: CouchError) -> None:
+        """Say once per run that its outcome waits for the database (retries go on quietly)."""
+        if run.id not in self._waiting:
+            self._waiting.add(run.id)
+            log.warning("Task %s: cannot record the outcome yet (%s); retrying", run.id, error)
+
     def _done(self, run: Run, doc: dict | None) -> None:
+        self._waiting.discard(run.id)
         self.events.put(OutcomeWritten(run, doc))
         with self._cond:
             self._busy -= 1

@@ -330,9 +330,11 @@ class NodeConnection:
         self.name = name
         self.spec = spec
         self.connect_timeout = connect_timeout
-        self.group = execnet.Group()
+        self.group = _new_group()
         self.master: execnet.Gateway | None = None
         self._idle: list[Worker] = []
+        self._busy: set[Worker] = set()
+        self._lost_because: str | None = None   # why close() was called on a live connection
         self._lock = threading.Lock()
         self._sinks: dict[str, OutputSink] = {}
 
@@ -347,6 +349,7 @@ class NodeConnection:
         try:
             with _no_sigint():
                 self.master = self.group.makegateway(self.spec)
+            self._lost_because = None
         except (execnet.HostNotFound, OSError, EOFError, ValueError) as exc:
             if execnet.XSpec(self.spec).ssh:
                 # ssh's own words say why (its output is quiet during the real try).
@@ -375,36 +378,42 @@ class NodeConnection:
         except execnet.RemoteError as exc:
             raise TaskRaised(exc.formatted) from None
         except execnet.TimeoutError:
-            self.close()
+            self.close(f"did not answer within {timeout:g} s")
             raise NodeUnreachable(self.name, f"did not answer within {timeout:g} s") from None
         except (OSError, EOFError, AttributeError) as exc:
-            self.close()
+            self.close(f"connection lost ({exc or type(exc).__name__})")
             raise NodeUnreachable(self.name, f"connection lost ({exc or type(exc).__name__})") from None
 
     def ping(self, timeout: float = 10.0) -> bool:
-        """True if the master still answers within ``timeout`` seconds."""
-        if self.master is None:
+        """True if the master still answers within ``timeout`` seconds (the
+        connection is left as it is either way: the caller decides)."""
+        master = self.master
+        if master is None:
             return False
         try:
-            return self.run_here(_PING, timeout=timeout) is True
-        except DirtError:
+            return master.remote_exec(_PING).receive(timeout) is True
+        except Exception:   # a dead link fails in many ways; all mean "no answer"
             return False
 
-    def close(self) -> None:
+    def close(self, reason: str | None = None) -> None:
         """Drop the connection and every worker (nothing raised). Runs waiting on
-        the node end at once, in NodeUnreachable."""
+        the node end at once, in NodeUnreachable (saying ``reason``, if given)."""
         with self._lock:
+            if reason:
+                self._lost_because = reason
             self._idle.clear()
             master, self.master = self.master, None
+            busy, self._busy = list(self._busy), set()
+        for worker in busy:
+            # A worker reached through a dead master is never told its link is
+            # gone: end the wait of whoever waits on it now.
+            _wake(worker.channel)
         if master is not None:
-            group, self.group = self.group, execnet.Group()
+            group, self.group = self.group, _new_group()
             try:
                 group.terminate(timeout=2.0)
             except Exception:  # a dead link can fail in many ways; we are closing anyway
                 log.debug("closing %s", self.name, exc_info=True)
-            # Done with it: execnet would try (and, for a dead link, fail
-            # noisily) to terminate it again at exit.
-            atexit.unregister(group._cleanup_atexit)
 
     # -- workers ---------------------------------------------------------------------
     def _take_worker(self) -> Worker:
@@ -413,7 +422,7 @@ class NodeConnection:
                 return self._idle.pop()
             master, group = self.master, self.group
         if master is None:
-            raise NodeUnreachable(self.name, "not connected")
+            raise NodeUnreachable(self.name, self._lost_because or "not connected")
         try:
             gateway = group.makegateway(f"popen//via={master.id}")
             channel = gateway.remote_exec(_WORKER_LOOP)
@@ -455,6 +464,8 @@ class NodeConnection:
 
     def _lost_or_crashed(self, what: str) -> DirtError:
         """After a worker failed: is the node gone, or only the worker?"""
+        if self.master is None and self._lost_because:
+            return NodeUnreachable(self.name, self._lost_because)
         if self.ping(timeout=10.0):
             return TaskCrashed(f"{what}; the node still answers")
         self.close()
@@ -484,6 +495,8 @@ class NodeConnection:
             self._sinks[task_id] = on_output
         handle.worker = worker.info
         handle.started = time.time()
+        with self._lock:
+            self._busy.add(worker)
         try:
             worker.channel.send(job)
             worker.seen.add(code.sha256)
@@ -499,6 +512,8 @@ class NodeConnection:
         finally:
             handle._disarm()
             self._sinks.pop(task_id, None)
+            with self._lock:
+                self._busy.discard(worker)
         self._give_back(worker)
         op = reply.get("op") if isinstance(reply, dict) else None
         if op == "done":
@@ -530,6 +545,26 @@ def _no_sigint():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _new_group() -> execnet.Group:
+    """An execnet group that dirt terminates itself (:meth:`NodeConnection.close`).
+
+    execnet would terminate it again at exit, and for a link that died, fail
+    noisily on stderr; at exit the node's processes end anyway, when their
+    connection closes.
+    """
+    group = execnet.Group()
+    atexit.unregister(group._cleanup_atexit)
+    return group
+
+
+def _wake(channel: Any) -> None:
+    """Make a pending ``receive`` on ``channel`` end in EOFError, as when its gateway ends."""
+    try:
+        channel.gateway._channelfactory._local_close(channel.id)
+    except Exception:
+        log.debug("could not wake %r", channel, exc_info=True)
 
 
 def _quiet_exit(gateway: execnet.Gateway) -> None:

@@ -110,7 +110,11 @@ class Scheduler:
         if loaded is not None:
             since, docs = loaded
             for doc in docs:
-                self._on_doc(doc)
+                if is_server(doc):
+                    if doc.get("server_id") != self.server_id:
+                        self.watch.saw(doc, at_start=True)
+                else:
+                    self._on_doc(doc)
         self._last_refresh = self.clock()
         self.follower = ChangesFollower(self.db, self.events, since=since)
         self.follower.start()
@@ -129,11 +133,16 @@ class Scheduler:
                 raise DirtError(f"still busy after {idle_timeout:g} s")
 
     def idle(self) -> bool:
-        """Caught up, nothing of ours running or being written, and no waiting
-        task that a connected node could take now."""
+        """Caught up, nothing of ours running or being written, no task held by
+        a server that may be gone (it would be recovered), and no waiting task
+        that a connected node could take now."""
         if not self.caught_up or self.runs or self.outcomes.busy or self.pool.connecting():
             return False
         if not self.events.empty():
+            return False
+        now = self.clock()
+        if any(t.lease is None or not self.watch.beating(t.lease.server, now)
+               for t in self.waiting.running_elsewhere()):
             return False
         room = self._room()
         if not any(room.values()):

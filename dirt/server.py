@@ -50,7 +50,7 @@ class DirtServer:
             self.start()
         self.scheduler.run(until_idle=until_idle, stop=stop, idle_timeout=idle_timeout)
 
-    def close(self, hand_back_timeout: float = 10.0) -> None:
+    def close(self, hand_back_timeout: float = 8.0) -> None:
         """Hand back what still runs (cold stop), then stop everything."""
         try:
             if self.scheduler.runs:

@@ -33,15 +33,26 @@ PAGE = 1000
 VIEW_TIMEOUT = 900.0
 
 
+COUNTS = "counts"
+
+
 def design_document() -> dict:
-    return {"_id": f"_design/{DESIGN}", "language": "javascript", "views": {VIEW: {"map": (
-        "function (doc) {\n" + state_rule_js() + "\n"
-        "  if (doc.type === 'task') {\n"
-        "    var state = taskState(doc);\n"
-        "    if (!isFinalState(state)) emit(['task', state, doc._id], null);\n"
-        "  } else if (doc.type === 'node' || doc.type === 'server') {\n"
-        "    emit([doc.type, '', doc._id], null);\n"
-        "  }\n}")}}}
+    """``unfinished``: unfinished tasks, nodes and servers (what a server starts
+    from); ``counts``: records and tasks by state (what ``dirt status`` sums up)."""
+    return {"_id": f"_design/{DESIGN}", "language": "javascript", "views": {
+        VIEW: {"map": (
+            "function (doc) {\n" + state_rule_js() + "\n"
+            "  if (doc.type === 'task') {\n"
+            "    var state = taskState(doc);\n"
+            "    if (!isFinalState(state)) emit(['task', state, doc._id], null);\n"
+            "  } else if (doc.type === 'node' || doc.type === 'server') {\n"
+            "    emit([doc.type, '', doc._id], null);\n"
+            "  }\n}")},
+        COUNTS: {"map": (
+            "function (doc) {\n" + state_rule_js() + "\n"
+            "  if (doc.type === 'task') emit(['task', taskState(doc)], null);\n"
+            "  else if (doc.type === 'record') emit(['record'], null);\n}"), "reduce": "_count"},
+    }}
 
 
 def install(db: Database) -> bool:
@@ -62,6 +73,17 @@ def install(db: Database) -> bool:
         except Unauthorized:
             return False
     return True
+
+
+def counts(db: Database) -> dict[tuple, int]:
+    """Records and tasks by state: ``{("record",): n, ("task", "passed"): m, ...}``."""
+    rows = db.view(DESIGN, COUNTS, timeout=VIEW_TIMEOUT, group_level=2).get("rows", [])
+    return {tuple(row["key"]): row["value"] for row in rows}
+
+
+def unfinished(db: Database) -> list[dict]:
+    """Every unfinished task, node and server document."""
+    return list(_rows(db))
 
 
 def load(db: Database) -> tuple[Any, list[dict]] | None:

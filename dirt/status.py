@@ -1,13 +1,23 @@
-"""``dirt status``: a terminal summary of records, tasks, nodes and waiting reasons."""
+"""``dirt status``: a terminal summary of records, tasks, servers, nodes and waiting reasons.
+
+It reads dirt's own views (``_design/dirt-serve``, see :mod:`dirt.snapshot`),
+so it costs the same whatever the history; with an account that may not
+install them it reads every document instead. A server counts as alive while
+its heartbeat is recent (three beats); a node is shown as up only while a
+live server holds it.
+"""
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Iterator
 
-from . import documents
+from . import documents, snapshot
 from .couch import Database
+from .heartbeat import is_server
 
 PAGE = 1000
+STATES = ("waiting", "running", "passed", "failed", "error", "cancelled")
 
 
 def iter_docs(db: Database) -> Iterator[dict]:
@@ -26,32 +36,92 @@ def iter_docs(db: Database) -> Iterator[dict]:
         start = rows[PAGE]["id"]
 
 
-def summarize(db: Database) -> str:
-    """A few lines saying how many records and tasks there are, in which states, and why tasks wait."""
-    records, states, reasons, nodes = 0, Counter(), Counter(), []
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _gather(db: Database) -> tuple[int, Counter, list[dict]]:
+    """(records, tasks by state, unfinished tasks + nodes + servers)."""
+    if snapshot.install(db):
+        counts = snapshot.counts(db)
+        states = Counter({key[1]: n for key, n in counts.items() if key[0] == "task" and len(key) == 2})
+        return counts.get(("record",), 0), states, snapshot.unfinished(db)
+    records, states, docs = 0, Counter(), []
     for doc in iter_docs(db):
         if doc.get("type") == "record":
             records += 1
         elif documents.is_task(doc):
             state = documents.task_state(doc)
             states[state] += 1
-            if state == "waiting" and doc.get("reason"):
-                reasons[doc["reason"]] += 1
-        elif documents.is_node(doc):
-            nodes.append(doc)
+            if state not in documents.FINAL_STATES:
+                docs.append(doc)
+        elif documents.is_node(doc) or is_server(doc):
+            docs.append(doc)
+    return records, states, docs
+
+
+def alive(server: dict, now: float) -> bool:
+    """Whether a heartbeat document is recent: three beats (by its own interval)."""
+    beat, interval = server.get("beat"), server.get("interval") or 20.0
+    return server.get("status") != "stopped" and isinstance(beat, (int, float)) and \
+        now - beat < 3 * float(interval) + 5
+
+
+def summarize(db: Database, now: float | None = None) -> str:
+    """Lines saying how many records and tasks there are, in which states, which
+    servers run, which nodes are up, and why tasks wait."""
+    now = time.time() if now is None else now
+    records, states, docs = _gather(db)
+    servers = sorted((d for d in docs if is_server(d)), key=lambda d: -(d.get("beat") or 0))
+    nodes = sorted((d for d in docs if documents.is_node(d)), key=lambda d: str(d.get("name")))
+    reasons = Counter(d["reason"] for d in docs if documents.is_task(d) and isinstance(d.get("reason"), str)
+                      and documents.task_state(d) == "waiting")
     lines = [f"database {db.url}", f"records: {records}"]
-    order = ["waiting", "running", "passed", "failed", "error", "cancelled"]
+    order = list(STATES) + sorted(set(states) - set(STATES))
     lines.append("tasks: " + (", ".join(f"{states[s]} {s}" for s in order if states[s]) or "none"))
+    live = [s for s in servers if alive(s, now)]
+    lines.append(f"servers: {len(live)} alive" if servers else
+                 "servers: none has run here yet (start one with `dirt serve`)")
+    holders: dict[str, dict] = {}
+    for server in servers:
+        state = "alive" if alive(server, now) else ("stopped" if server.get("status") == "stopped" else
+                                                    "dead (last heartbeat " + _ago(now, server.get("beat")) + ")")
+        if server in live:
+            for name, info in (server.get("nodes") or {}).items():
+                holders.setdefault(name, {**info, "server": server.get("server_id")})
+        if server in live or now - float(server.get("beat") or 0) < 86400:
+            lines.append(f"  {server.get('server_id')} (pid {server.get('pid')} on {server.get('host')}, "
+                         f"dirt {server.get('version')}): {state}, running {server.get('running', 0)}")
     lines.append(f"nodes: {len(nodes) or 'none (add one with `dirt updatenodes HOST`)'}")
-    for node in sorted(nodes, key=lambda d: str(d.get("name"))):
+    for node in nodes:
         info = node.get("sys_info") if isinstance(node.get("sys_info"), dict) else {}
-        flags = "enabled" if node.get("enabled") is not False else "disabled"
-        if node.get("status") == "down":
-            flags += f", down: {node.get('down_reason', '')}"
-        lines.append(f"  {node.get('name')}: {info.get('cpu_count', '?')} cpus, "
+        name = node.get("name")
+        if node.get("enabled") is False:
+            flags = "disabled"
+        elif name in holders:
+            held = holders[name]
+            flags = f"{held.get('status')} (held by {held['server']})"
+            if held.get("reason"):
+                flags += f": {held['reason']}"
+        else:
+            flags = "enabled, no live server holds it"
+            if node.get("status") == "down":
+                flags += f" (last seen down: {node.get('down_reason', '')})"
+        lines.append(f"  {name}: {info.get('cpu_count', '?')} cpus, "
                      f"{info.get('sys_platform', '?')} {info.get('architecture', '?')}, {flags}")
     if reasons:
         lines.append("waiting because:")
         for reason, count in reasons.most_common(10):
             lines.append(f"  {count} × {reason}")
     return "\n".join(lines)
+
+
+def _ago(now: float, when) -> str:
+    if not isinstance(when, (int, float)):
+        return "never"
+    seconds = max(0, int(now - when))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"

@@ -284,8 +284,9 @@ def test_two_servers_on_one_database_run_each_task_exactly_once(project, tmp_pat
         wait_for(lambda: all("node localhost connected" in s.output() for s in (a, b)), timeout=60,
                  what="both servers to be ready")
         # All at once, so both servers see every task waiting and race for it.
-        tasks = [{"type": "task", "record_id": "r1", "name": "append", "created": 1, "kwargs": {"ran": str(ran)}}
-                 for _ in range(60)]
+        # Tasks of 50 ms: short ones are claimed many ahead, and the quicker server could take them all.
+        tasks = [{"type": "task", "record_id": "r1", "name": "append", "created": 1,
+                  "kwargs": {"ran": str(ran), "sleep": 0.05}} for _ in range(60)]
         ids = [row["id"] for row in project.db.bulk_docs(tasks)]
         wait_for(lambda: all(project.task(t).get("state") == "passed" for t in ids), timeout=90,
                  interval=0.5, what="every task to pass")
