@@ -25,8 +25,7 @@ function (newDoc, oldDoc, userCtx, secObj) {
   if (type === 'record') {
     check('description', function (v) { return typeof v === 'string'; }, 'must be a string');
     ['branch', 'author', 'sha', 'commit'].forEach(function (field) {
-      check(field, function (v) { return typeof v === 'string'; }, 'must be a string, e.g. "main"' +
-            (field === 'sha' || field === 'commit' ? ' or a commit id' : ''));
+      check(field, function (v) { return typeof v === 'string'; }, 'must be a string');
     });
     return;
   }
