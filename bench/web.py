@@ -66,12 +66,21 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+BRANCHES = ["main"] * 12 + ["release/2.x"] * 2 + [f"feature/{w}" for w in
+                                                   ("arm", "parser", "docs", "cache", "io", "ui")]
+AUTHORS = ["ann", "bob", "chen", "dara"]
+FLAKY = "test.integration"        # fails now and then, whatever the commit
+TESTED = ("test.unit", "test.integration")
+
+
 def make_docs(records: int, tasks: int, big: int, seed: int = 7):
     """Records, tasks and nodes like a busy CI project's; yields lists of BATCH documents.
 
-    The newest record has ``big`` tasks; the other tasks are spread over the
-    other records. Most are finished; the newest records still have running
-    and waiting ones.
+    Records are on branches (mostly main), by four authors, each with a sha
+    (now and then built twice). A task fails while its branch is broken for
+    it (a breakage lasts a few records), except test.integration, which is
+    flaky. The test tasks carry JUnit-style test counts. The newest record
+    has ``big`` tasks; the newest records still have running and waiting ones.
     """
     rng = random.Random(seed)
     start = time.time() - records * 600
@@ -97,11 +106,23 @@ def make_docs(records: int, tasks: int, big: int, seed: int = 7):
     rest = tasks - big
     per_record = rest / (records - 1)
     assigned = 0
+    broken: dict[str, dict[str, int]] = {}     # branch -> task name -> records it stays broken
+    last_sha: dict[str, str] = {}
     for r in range(records):
         rid = f"r{r:05d}"
         created = start + r * 600
+        branch = rng.choice(BRANCHES)
+        sha = last_sha[branch] if branch in last_sha and rng.random() < 0.03 else "%040x" % rng.getrandbits(160)
+        last_sha[branch] = sha
+        state = broken.setdefault(branch, {})
+        for name in list(state):
+            state[name] -= 1
+            if state[name] <= 0:
+                del state[name]
+        if rng.random() < 0.04:
+            state[rng.choice(TASK_NAMES[:6])] = rng.randint(2, 8)
         out = add({"_id": rid, "type": "record", "description": f"revision {r}: {rng.choice(WORDS)}",
-                   "created": created, "author": rng.choice(["ann", "bob", "chen", "dara"])})
+                   "created": created, "branch": branch, "author": rng.choice(AUTHORS), "sha": sha})
         if out:
             yield out
         n = big if rid == big_id else int((r + 1) * per_record) - assigned
@@ -109,7 +130,7 @@ def make_docs(records: int, tasks: int, big: int, seed: int = 7):
             assigned += n
         recent = r >= records - 3
         for t in range(n):
-            out = add(task_doc(rng, rid, t, created, recent, running))
+            out = add(task_doc(rng, rid, t, created, recent, running, state))
             if out:
                 yield out
     if batch:
@@ -120,9 +141,13 @@ WORDS = ["faster scheduler", "fix leak in parser", "new ARM builds", "update doc
          "bump dependencies", "add sparc64 target", "retry flaky test", "speed up I/O", "clean up logging"]
 
 
-def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool, running: list[int]) -> dict:
-    name = TASK_NAMES[t % len(TASK_NAMES)] if t < len(TASK_NAMES) else f"{TASK_NAMES[t % len(TASK_NAMES)]}.{t}"
+def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool, running: list[int],
+             broken: dict[str, int]) -> dict:
+    base = TASK_NAMES[t % len(TASK_NAMES)]
+    name = base if t < len(TASK_NAMES) else f"{base}.{t}"
     doc = {"_id": f"{rid}-t{t:04d}", "type": "task", "record_id": rid, "name": name, "created": created}
+    if base == "build.linux":
+        doc["kwargs"] = {"compiler": "gcc" if int(rid[1:]) % 2 else "clang"}
     roll = rng.random()
     if recent and roll < 0.3:
         doc.update(state="waiting", reason=rng.choice([
@@ -137,7 +162,8 @@ def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool,
         return doc
     started = created + rng.uniform(1, 60)
     took = rng.lognormvariate(3, 1)
-    state = "passed" if roll < 0.88 else ("failed" if roll < 0.97 else "error")
+    fails = name in broken or (name == FLAKY and rng.random() < 0.2)
+    state = "error" if rng.random() < 0.01 else ("failed" if fails else "passed")
     doc.update(state=state, node=rng.choice(NODES[:6]), started=started, completed=started + took,
                attempts=[{"attempt": 1, "node": "node1", "started": started, "ended": started + took,
                           "outcome": state}])
@@ -145,10 +171,17 @@ def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool,
         doc["reason"] = "gave up after 3 attempts lost their node or server; last: node node3 was lost"
         doc["results"] = {"success": False, "reason": doc["reason"]}
     else:
-        doc["results"] = {"success": state == "passed", "tests": rng.randint(10, 500),
-                          "warnings": rng.randint(0, 5), "attach_links": []}
+        doc["results"] = {"success": state == "passed", "warnings": rng.randint(0, 5), "attach_links": []}
+        if name in TESTED:
+            total = 400 if name == "test.unit" else 60
+            failures = [{"test": f"tests.test_{name.split('.')[1]}.test_case_{rng.randint(1, 6)}",
+                         "kind": "failure", "message": "AssertionError: expected 200, got 503", "detail": ""}
+                        ] if state == "failed" else []
+            doc["results"]["tests"] = {"total": total, "passed": total - len(failures) - 3, "failed": len(failures),
+                                       "errors": 0, "skipped": 3, "time": took, "failures": failures,
+                                       "files": ["junit.xml"]}
         if state == "failed":
-            doc["reason"] = doc["results"]["reason"] = "3 tests failed"
+            doc["reason"] = doc["results"]["reason"] = "1 test failed" if name in TESTED else "exit status 2"
     if t % 10 == 0:
         doc["_attachments"] = {"build.log": {"content_type": "text/plain; charset=utf-8", "data": LOG}}
         doc["results"]["attach_links"] = [{"id": "build.log", "name": "Build log"}]
