@@ -21,8 +21,13 @@ Figures (see bench/README.md):
    next loads. Target: under 1 s once the views are built.
 4. big record: record.html of the record with 1,000 tasks, measured the same
    way. Target: under 2 s.
-5. also measured (info): an overview page deep in the past (keyset paging),
-   a task's history page (chart and table) and the nodes and waiting pages.
+5. CI pages, each under 1 s: the overview filtered by branch (main), the
+   branches page, a task's trend page (test.unit: charts of its last 200 runs
+   and the newest 50 listed) and the flaky tasks (from the newest 2,000 runs).
+6. also measured (info): an overview page deep in the past (keyset paging),
+   other filters (a feature branch with failures, a task name that failed,
+   running tasks), a trend over 1,000 runs, a test's history, the nodes and
+   waiting pages, and the task names (the newest runs, and every name ever).
 
 Exit status is 0 whether or not targets are met: this is a measurement.
 """
@@ -39,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -240,15 +245,38 @@ class WebBench:
         self.page(f"overview, the page after record {middle:,}",
                   app + "index.html?after=" + quote(json.dumps([after, f"r{middle:05d}"]), safe=""), None,
                   check=lambda: len(self.browser.texts("#records tbody tr")) == 25)
+        b = self.browser
+        self.page("overview, branch main", app + "index.html?branch=main", OVERVIEW_TARGET,
+                  check=lambda: len(b.texts("#records tbody tr")) == 25, shot="bench-overview-main")
+        self.page("overview, branch release/2.x and a task failed",
+                  app + "index.html?" + urlencode({"branch": "release/2.x", "state": "failed"}), None,
+                  check=lambda: b.texts("#records tbody tr"))
+        self.page("overview, records where test.integration failed",
+                  app + "index.html?" + urlencode({"task": FLAKY, "state": "failed"}), None,
+                  check=lambda: b.texts("#records tbody tr"))
+        self.page("overview, a task is running", app + "index.html?state=running", None,
+                  check=lambda: b.texts("#records tbody tr"))
+        self.page("branches", app + "branches.html", OVERVIEW_TARGET,
+                  check=lambda: len(b.texts("#branches tbody tr")) == len(set(BRANCHES)), shot="bench-branches")
         runs = args.tasks // len(TASK_NAMES)
-        self.page(f"task history ({runs:,}+ runs of test.unit)", app + "task.html?name=test.unit", None,
-                  check=lambda: len(self.browser.texts("#runs tbody tr")) == 50, shot="bench-task-history")
-        self.page("nodes", app + "nodes.html", None, check=lambda: len(self.browser.texts("#nodes tbody tr")) == 8,
+        self.page(f"trend: test.unit, last 200 of {runs:,}+ runs", app + "task.html?name=test.unit", OVERVIEW_TARGET,
+                  check=lambda: len(b.texts("#runs tbody tr")) == 50, shot="bench-task-history")
+        self.page("trend: build.linux, last 1,000 runs (two variants)",
+                  app + "task.html?name=build.linux&runs=1000", None,
+                  check=lambda: len(b.texts("#variants .chip")) == 3)
+        self.page("flaky tasks (newest 2,000 runs)", app + "flaky.html", OVERVIEW_TARGET,
+                  check=lambda: FLAKY in b.text("#flaky"), shot="bench-flaky")
+        self.page("test history (test.unit, one test)",
+                  app + "test.html?" + urlencode({"task": "test.unit", "test": "tests.test_unit.test_case_1"}), None,
+                  check=lambda: b.texts("#test-runs tbody tr"))
+        self.page("nodes", app + "nodes.html", None, check=lambda: len(b.texts("#nodes tbody tr")) == 8,
                   shot="bench-nodes")
-        self.page("waiting", app + "waiting.html", None, check=lambda: self.browser.texts("#groups .group"),
+        self.page("waiting", app + "waiting.html", None, check=lambda: b.texts("#groups .group"),
                   shot="bench-waiting")
-        self.page("task names (group_level=1 over every task)", app + "task.html", None,
-                  check=lambda: self.browser.texts("#names tbody tr"))
+        self.page("task names (newest 2,000 runs)", app + "task.html", None,
+                  check=lambda: b.texts("#names tbody tr"))
+        self.page("every task name (group_level=1 over every task)", app + "task.html?all=1", None,
+                  check=lambda: b.texts("#names tbody tr"), repeat=1)
 
     def render_time(self, url: str) -> float:
         """Seconds from navigation start until the page drew its data and the browser painted it."""
@@ -261,13 +289,14 @@ class WebBench:
         first = float(b.js("return document.body.getAttribute('data-first-render-ms')"))
         return max(painted, first) / 1000.0
 
-    def page(self, label: str, url: str, target: float | None, check, shot: str | None = None) -> None:
+    def page(self, label: str, url: str, target: float | None, check, shot: str | None = None,
+             repeat: int | None = None) -> None:
         say(f"timing {label}")
         first = self.render_time(url)
         assert check(), f"{label}: the page does not show what was expected"
         if shot and self.args.screenshots:
             self.browser.screenshot(shot, max_height=1600)
-        again = [self.render_time(url) for _ in range(self.args.repeat)]
+        again = [self.render_time(url) for _ in range(self.args.repeat if repeat is None else repeat)]
         median = statistics.median(again)
         value = f"first {first * 1000:,.0f} ms, then median {median * 1000:,.0f} ms of {len(again)}"
         if target is None:
