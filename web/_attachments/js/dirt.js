@@ -96,7 +96,8 @@
   /* A badge's URL: an attachment of the document badge:BRANCH (dirt/badges.py writes them). */
   dirt.badgeUrl = function (branch, task) {
     var name = task ? 'task/' + task + '.svg' : 'status.svg';
-    return dirt.fileUrl('badge:' + branch, name);
+    // the colon kept as it is, so the URL reads as documented (badge:main/status.svg)
+    return dirt.fileUrl('badge:' + branch, name).replace(/%3A/g, ':');
   };
 
   dirt.shortSha = function (sha) { return typeof sha === 'string' ? sha.slice(0, 10) : ''; };
