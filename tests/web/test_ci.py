@@ -352,3 +352,92 @@ def test_small_things(project, app, browser):
                 browser.screenshot("narrow-" + page.split(".")[0])
     finally:
         browser.driver.set_window_size(1360, 900)
+
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_hostile_branches_authors_tests_and_kwargs_stay_text(project, couch, app, browser):
+    from test_safety import assert_nothing_ran
+
+    from dirt.badges import BadgeWriter
+    from dirt.settings import Settings
+
+    now = time.time()
+    failure = {"test": "<script>alert(2)</script>", "kind": "failure", "message": "<svg onload=alert(3)>",
+               "detail": "<b>x</b>"}
+    tests = {"total": 2, "passed": 1, "failed": 1, "errors": 0, "skipped": 0, "failures": [failure], "files": ["j.xml"]}
+    docs = []
+    for i in range(6):
+        rid = f"h{i}"
+        docs.append(record(rid, now - 1000 + i, branch=HOSTILE, author="<i>a</i>", sha="abc" + HOSTILE))
+        doc = task(f"{rid}-t", rid, "<b>t</b>", "failed" if i % 2 else "passed", now - 1000 + i,
+                   kwargs={"<img src=k onerror=alert(4)>": "<i>v</i>"})
+        doc["results"]["tests"] = tests if i % 2 else dict(tests, failed=0, passed=2, failures=[])
+        docs.append(doc)
+    store(project.db, docs)
+    BadgeWriter(project.db, Settings(project_name="proj", couchdb_host=couch.url,
+                                     couchdb_dbname=project.dbname)).update_branch(HOSTILE)
+    pages = ["index.html", "index.html?branch=" + quote(HOSTILE, safe=""), "record.html?id=h5",
+             "record.html?id=" + quote("abc<img", safe=""), "branches.html",
+             "task.html?name=" + quote("<b>t</b>", safe=""), "task.html", "flaky.html",
+             "test.html?task=" + quote("<b>t</b>", safe="") + "&test=" + quote("<script>alert(2)</script>", safe="")]
+    for page in pages:
+        browser.open(app + page)
+        assert_nothing_ran(browser)
+    browser.open(app + "branches.html")
+    assert HOSTILE in browser.text("#branches")
+    browser.open(app + "record.html?id=h5")
+    assert "<script>alert(2)</script>" in browser.text("#tasks") and "<svg onload=alert(3)>" in browser.text("#tasks")
+    browser.open(app + "test.html?task=" + quote("<b>t</b>", safe="") + "&test=" + quote("<script>alert(2)</script>", safe=""))
+    assert "Failing since h5" in browser.text("#streaks")
+    assert_nothing_ran(browser)
+
+
+def test_a_signed_in_reader_who_is_not_an_admin_uses_every_ci_page(secure_couch, tmp_path, browser):
+    """On a server with an admin (as CouchDB 3 always has), a database member signed in with a session cookie."""
+    import httpx
+
+    from dirt.badges import BadgeWriter
+    from dirt.couch import Database
+    from dirt.create import create_project
+    from dirt.settings import Settings
+    from webtools import push_app
+
+    admin = secure_couch.admin
+    db_name = f"ci{int(time.time() * 1000) % 10**8}"
+    root = create_project(tmp_path / "proj", db_name)
+    app = push_app(root / "web", f"{secure_couch.auth_url}/{db_name}").replace(f"{admin[0]}:{admin[1]}@", "")
+    with httpx.Client(auth=admin, timeout=30) as http:
+        user = {"_id": "org.couchdb.user:rita", "name": "rita", "password": "rita-pw", "type": "user", "roles": []}
+        assert http.put(f"{secure_couch.url}/_users/org.couchdb.user:rita", json=user).status_code in (201, 202, 409)
+        security = {"admins": {"names": [], "roles": []}, "members": {"names": ["rita"], "roles": []}}
+        http.put(f"{secure_couch.url}/{db_name}/_security", json=security).raise_for_status()
+    db = Database.from_url(secure_couch.auth_url, db_name)
+    ci_history(db)
+    BadgeWriter(db, Settings(project_name="proj", couchdb_host=secure_couch.auth_url,
+                             couchdb_dbname=db_name)).update_branch("main")
+    seq_before = httpx.get(f"{secure_couch.url}/{db_name}", auth=admin).json()["update_seq"]
+    assert httpx.get(f"{secure_couch.url}/{db_name}/badge:main/status.svg").status_code == 401   # private: not for others
+
+    browser.driver.get(secure_couch.url + "/")
+    status = browser.driver.execute_async_script("""
+        var done = arguments[arguments.length - 1];
+        fetch('/_session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                            body: JSON.stringify({name: 'rita', password: 'rita-pw'})})
+          .then(function (r) { done(r.status); }, function (e) { done(String(e)); });
+    """)
+    assert status == 200
+    for page, expected in [("index.html?branch=main&state=failed", "m4"), ("record.html?id=6d33", "commit m3"),
+                           ("branches.html", "broken by m3"), ("task.html?name=test.unit", "Charts: the last 7 runs"),
+                           ("task.html", "test.unit"), ("flaky.html", "No task is flaky"),
+                           ("test.html?task=test.unit&test=x", "No run of test.unit has a test report yet")]:
+        browser.open(app + page)
+        assert expected in browser.text("main"), page
+    browser.open(app + "branches.html")
+    browser.wait("var i = document.querySelector(\"tr[data-branch='main'] img\"); return i && i.naturalWidth > 0",
+                 what="the badge, with the reader's cookie")
+    browser.screenshot("branches-reader")
+    assert httpx.get(f"{secure_couch.url}/{db_name}", auth=admin).json()["update_seq"] == seq_before
+    errors = browser.console_errors()
+    assert errors == [], errors

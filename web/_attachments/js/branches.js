@@ -57,11 +57,13 @@
 
     var badge = dirt.el('td', 'badge-box');
     var url = new URL(dirt.badgeUrl(state.branch), window.location.href).href;
-    var img = dirt.el('img');
+    if (!state.hasBadge) {
+      badge.appendChild(dirt.el('span', 'muted', 'no badge yet: dirt serve writes it when a record of this branch finishes'));
+      tr.appendChild(badge);
+      return tr;
+    }
+    var img = dirt.el('img', 'badge-img');
     img.alt = state.branch + ' badge';
-    img.addEventListener('error', function () {
-      img.replaceWith(dirt.el('span', 'muted', 'no badge yet: dirt serve writes it when a record of this branch finishes'));
-    });
     img.src = url;
     badge.appendChild(img);
     var more = dirt.el('details');
@@ -85,7 +87,14 @@
         var b = row.value && row.value.branch;
         if (b && branches.indexOf(b) < 0 && branches.length < MAX_BRANCHES) branches.push(b);
       });
-      return Promise.all(branches.map(dirt.ci.branchState)).then(function (states) {
+      // which branches have a badge document (asked by _all_docs: a missing one is no 404)
+      var badges = dirt.request({url: dirt.db + '_all_docs', type: 'POST', contentType: 'application/json',
+                                 data: JSON.stringify({keys: branches.map(function (b) { return 'badge:' + b; })})});
+      return Promise.all([badges].concat(branches.map(dirt.ci.branchState))).then(function (answers) {
+        var have = {};
+        (answers[0].rows || []).forEach(function (row) { if (!row.error && !(row.value || {}).deleted) have[row.key] = true; });
+        var states = answers.slice(1);
+        states.forEach(function (s) { s.hasBadge = !!have['badge:' + s.branch]; });
         rows.update(states, function (s) { return s.branch; });
         var red = states.filter(function (s) { return s.decided && s.decided.verdict === 'failed'; }).length;
         $('#branches-summary').text(states.length ? states.length + (states.length === 1 ? ' branch' : ' branches') +
