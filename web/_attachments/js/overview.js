@@ -16,8 +16,12 @@
   var BATCH = 200;                 // rows read per request while filtering
   var MAX_BATCHES = 10;            // then the page shows what it found, and "Older" goes on
   var FILTERS = ['branch', 'author', 'state', 'task'];
-  // "any task in these states"; passed: every task passed (the record's verdict)
-  var STATE_FILTERS = {failed: ['failed', 'error'], running: ['running'], waiting: ['waiting'], passed: null};
+  // "a task is failed (failed or error), running, waiting": the states of
+  // those verdicts in lib/state.js; passed: every task passed (the verdict)
+  var STATE_FILTERS = {passed: null};
+  window.VERDICTS.forEach(function (v) {
+    if (v[0] === 'failed' || v[0] === 'running' || v[0] === 'waiting') STATE_FILTERS[v[0]] = v[1];
+  });
 
   var tbody = document.querySelector('#records tbody');
   var rows = new dirt.KeyedRows(tbody, buildRow);
@@ -337,6 +341,11 @@
 
   function load() {
     var work = [loadSummary(), loadMain()];
+    if (filtered()) {
+      work.push(dirt.view('records', {limit: 0}).then(function (answer) {
+        $('#stat-records').text(answer.total_rows.toLocaleString());
+      }));
+    }
     var list = filtered() ? scan(query.filters, query.from).then(function (found) {
       return {items: found.items, next: found.next, scanned: found.scanned, hasNewer: !!query.from};
     }) : fetchPage();
