@@ -52,10 +52,10 @@ def test_badges_follow_the_branch_and_are_rewritten_only_when_they_change(projec
     assert writer.record_finished("a1") is True
     url = badge_url(f"{couch.url}/{project.dbname}", "main")
     assert url == f"{couch.url}/{project.dbname}/badge:main/status.svg"
-    answer = httpx.get(url)
+    answer = httpx.get(url, auth=couch.admin)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/svg+xml")
     assert ">passing</text>" in answer.text and ">main</text>" in answer.text
-    task_badge = httpx.get(badge_url(f"{couch.url}/{project.dbname}", "main", "test.unit"))
+    task_badge = httpx.get(badge_url(f"{couch.url}/{project.dbname}", "main", "test.unit"), auth=couch.admin)
     assert task_badge.headers["content-type"].startswith("image/svg+xml") and ">passing<" in task_badge.text
 
     rev = db.get("badge:main")["_rev"]
@@ -66,22 +66,22 @@ def test_badges_follow_the_branch_and_are_rewritten_only_when_they_change(projec
     store(db, [record("a2", t0 + 10), task("a2-build", "a2", "build", "passed", t0 + 10),
                task("a2-test", "a2", "test.unit", "failed", t0 + 10)])
     assert writer.record_finished("a2") is True
-    assert ">failing<" in httpx.get(url).text
-    assert ">failing<" in httpx.get(badge_url(f"{couch.url}/{project.dbname}", "main", "test.unit")).text
-    assert ">passing<" in httpx.get(badge_url(f"{couch.url}/{project.dbname}", "main", "build")).text
+    assert ">failing<" in httpx.get(url, auth=couch.admin).text
+    assert ">failing<" in httpx.get(badge_url(f"{couch.url}/{project.dbname}", "main", "test.unit"), auth=couch.admin).text
+    assert ">passing<" in httpx.get(badge_url(f"{couch.url}/{project.dbname}", "main", "build"), auth=couch.admin).text
     doc = db.get("badge:main")
     assert doc["state"] == "failed" and doc["record_id"] == "a2" and doc["tasks"]["test.unit"] == "failed"
 
     # a newer one still running leaves the badge at the last decided record
     store(db, [record("a3", t0 + 20), task("a3-build", "a3", "build", "running", t0 + 20)])
-    assert writer.record_finished("a3") is False and ">failing<" in httpx.get(url).text
+    assert writer.record_finished("a3") is False and ">failing<" in httpx.get(url, auth=couch.admin).text
 
     # another branch has its own badge; a branch name with a slash works in the URL
     store(db, [record("b1", t0 + 30, branch="feature/x<y>"), task("b1-t", "b1", "build", "passed", t0 + 30)])
     assert writer.record_finished("b1") is True
     feature = badge_url(f"{couch.url}/{project.dbname}", "feature/x<y>")
     assert "feature%2Fx%3Cy%3E" in feature
-    assert ">feature/x&lt;y&gt;</text>" in httpx.get(feature).text
+    assert ">feature/x&lt;y&gt;</text>" in httpx.get(feature, auth=couch.admin).text
     # records without a branch, and unknown records, have no badge
     assert writer.record_finished("r1") is False and writer.record_finished("nope") is False
 
