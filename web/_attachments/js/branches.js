@@ -74,6 +74,8 @@
     input.value = '[![' + state.branch + '](' + url + ')](' + page + ')';
     input.title = 'Markdown for a README';
     more.appendChild(input);
+    more.appendChild(dirt.el('div', 'sub', 'One task on this branch: ' +
+                             new URL(dirt.badgeUrl(state.branch, 'TASK'), window.location.href).href));
     badge.appendChild(more);
     tr.appendChild(badge);
     return tr;
