@@ -137,6 +137,8 @@ def test_validate_doc_update_refuses_malformed_records_and_tasks(project, app):
     cases = [
         ({"type": "record", "description": "x", "created": "2012-09-07"}, "created must be a number"),
         ({"type": "record", "description": ["not", "text"], "created": 1}, "description must be a string"),
+        ({"type": "record", "description": "x", "created": 1, "branch": ["main"]}, "branch must be a string"),
+        ({"type": "record", "description": "x", "created": 1, "sha": 123}, "sha must be a string"),
         ({"type": "task", "name": "examples.simple", "created": 1}, "record_id is missing"),
         ({"type": "task", "record_id": "r1", "created": 1}, "name is missing"),
         ({"type": "task", "record_id": "r1", "name": "", "created": 1}, "name must be a task module name"),
