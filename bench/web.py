@@ -21,8 +21,13 @@ Figures (see bench/README.md):
    next loads. Target: under 1 s once the views are built.
 4. big record: record.html of the record with 1,000 tasks, measured the same
    way. Target: under 2 s.
-5. also measured (info): an overview page deep in the past (keyset paging),
-   a task's history page (chart and table) and the nodes and waiting pages.
+5. CI pages, each under 1 s: the overview filtered by branch (main), the
+   branches page, a task's trend page (test.unit: charts of its last 200 runs
+   and the newest 50 listed) and the flaky tasks (from the newest 2,000 runs).
+6. also measured (info): an overview page deep in the past (keyset paging),
+   other filters (a feature branch with failures, a task name that failed,
+   running tasks), a trend over 1,000 runs, a test's history, the nodes and
+   waiting pages, and the task names (the newest runs, and every name ever).
 
 Exit status is 0 whether or not targets are met: this is a measurement.
 """
@@ -39,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -66,12 +71,21 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+BRANCHES = ["main"] * 12 + ["release/2.x"] * 2 + [f"feature/{w}" for w in
+                                                   ("arm", "parser", "docs", "cache", "io", "ui")]
+AUTHORS = ["ann", "bob", "chen", "dara"]
+FLAKY = "test.integration"        # fails now and then, whatever the commit
+TESTED = ("test.unit", "test.integration")
+
+
 def make_docs(records: int, tasks: int, big: int, seed: int = 7):
     """Records, tasks and nodes like a busy CI project's; yields lists of BATCH documents.
 
-    The newest record has ``big`` tasks; the other tasks are spread over the
-    other records. Most are finished; the newest records still have running
-    and waiting ones.
+    Records are on branches (mostly main), by four authors, each with a sha
+    (now and then built twice). A task fails while its branch is broken for
+    it (a breakage lasts a few records), except test.integration, which is
+    flaky. The test tasks carry JUnit-style test counts. The newest record
+    has ``big`` tasks; the newest records still have running and waiting ones.
     """
     rng = random.Random(seed)
     start = time.time() - records * 600
@@ -97,11 +111,23 @@ def make_docs(records: int, tasks: int, big: int, seed: int = 7):
     rest = tasks - big
     per_record = rest / (records - 1)
     assigned = 0
+    broken: dict[str, dict[str, int]] = {}     # branch -> task name -> records it stays broken
+    last_sha: dict[str, str] = {}
     for r in range(records):
         rid = f"r{r:05d}"
         created = start + r * 600
+        branch = rng.choice(BRANCHES)
+        sha = last_sha[branch] if branch in last_sha and rng.random() < 0.03 else "%040x" % rng.getrandbits(160)
+        last_sha[branch] = sha
+        state = broken.setdefault(branch, {})
+        for name in list(state):
+            state[name] -= 1
+            if state[name] <= 0:
+                del state[name]
+        if rng.random() < 0.04:
+            state[rng.choice(TASK_NAMES[:6])] = rng.randint(2, 8)
         out = add({"_id": rid, "type": "record", "description": f"revision {r}: {rng.choice(WORDS)}",
-                   "created": created, "author": rng.choice(["ann", "bob", "chen", "dara"])})
+                   "created": created, "branch": branch, "author": rng.choice(AUTHORS), "sha": sha})
         if out:
             yield out
         n = big if rid == big_id else int((r + 1) * per_record) - assigned
@@ -109,7 +135,7 @@ def make_docs(records: int, tasks: int, big: int, seed: int = 7):
             assigned += n
         recent = r >= records - 3
         for t in range(n):
-            out = add(task_doc(rng, rid, t, created, recent, running))
+            out = add(task_doc(rng, rid, t, created, recent, running, state))
             if out:
                 yield out
     if batch:
@@ -120,9 +146,13 @@ WORDS = ["faster scheduler", "fix leak in parser", "new ARM builds", "update doc
          "bump dependencies", "add sparc64 target", "retry flaky test", "speed up I/O", "clean up logging"]
 
 
-def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool, running: list[int]) -> dict:
-    name = TASK_NAMES[t % len(TASK_NAMES)] if t < len(TASK_NAMES) else f"{TASK_NAMES[t % len(TASK_NAMES)]}.{t}"
+def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool, running: list[int],
+             broken: dict[str, int]) -> dict:
+    base = TASK_NAMES[t % len(TASK_NAMES)]
+    name = base if t < len(TASK_NAMES) else f"{base}.{t}"
     doc = {"_id": f"{rid}-t{t:04d}", "type": "task", "record_id": rid, "name": name, "created": created}
+    if base == "build.linux":
+        doc["kwargs"] = {"compiler": "gcc" if int(rid[1:]) % 2 else "clang"}
     roll = rng.random()
     if recent and roll < 0.3:
         doc.update(state="waiting", reason=rng.choice([
@@ -137,7 +167,8 @@ def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool,
         return doc
     started = created + rng.uniform(1, 60)
     took = rng.lognormvariate(3, 1)
-    state = "passed" if roll < 0.88 else ("failed" if roll < 0.97 else "error")
+    fails = name in broken or (name == FLAKY and rng.random() < 0.2)
+    state = "error" if rng.random() < 0.01 else ("failed" if fails else "passed")
     doc.update(state=state, node=rng.choice(NODES[:6]), started=started, completed=started + took,
                attempts=[{"attempt": 1, "node": "node1", "started": started, "ended": started + took,
                           "outcome": state}])
@@ -145,10 +176,17 @@ def task_doc(rng: random.Random, rid: str, t: int, created: float, recent: bool,
         doc["reason"] = "gave up after 3 attempts lost their node or server; last: node node3 was lost"
         doc["results"] = {"success": False, "reason": doc["reason"]}
     else:
-        doc["results"] = {"success": state == "passed", "tests": rng.randint(10, 500),
-                          "warnings": rng.randint(0, 5), "attach_links": []}
+        doc["results"] = {"success": state == "passed", "warnings": rng.randint(0, 5), "attach_links": []}
+        if name in TESTED:
+            total = 400 if name == "test.unit" else 60
+            failures = [{"test": f"tests.test_{name.split('.')[1]}.test_case_{rng.randint(1, 6)}",
+                         "kind": "failure", "message": "AssertionError: expected 200, got 503", "detail": ""}
+                        ] if state == "failed" else []
+            doc["results"]["tests"] = {"total": total, "passed": total - len(failures) - 3, "failed": len(failures),
+                                       "errors": 0, "skipped": 3, "time": took, "failures": failures,
+                                       "files": ["junit.xml"]}
         if state == "failed":
-            doc["reason"] = doc["results"]["reason"] = "3 tests failed"
+            doc["reason"] = doc["results"]["reason"] = "1 test failed" if name in TESTED else "exit status 2"
     if t % 10 == 0:
         doc["_attachments"] = {"build.log": {"content_type": "text/plain; charset=utf-8", "data": LOG}}
         doc["results"]["attach_links"] = [{"id": "build.log", "name": "Build log"}]
@@ -207,15 +245,38 @@ class WebBench:
         self.page(f"overview, the page after record {middle:,}",
                   app + "index.html?after=" + quote(json.dumps([after, f"r{middle:05d}"]), safe=""), None,
                   check=lambda: len(self.browser.texts("#records tbody tr")) == 25)
+        b = self.browser
+        self.page("overview, branch main", app + "index.html?branch=main", OVERVIEW_TARGET,
+                  check=lambda: len(b.texts("#records tbody tr")) == 25, shot="bench-overview-main")
+        self.page("overview, branch release/2.x and a task failed",
+                  app + "index.html?" + urlencode({"branch": "release/2.x", "state": "failed"}), None,
+                  check=lambda: b.texts("#records tbody tr"))
+        self.page("overview, records where test.integration failed",
+                  app + "index.html?" + urlencode({"task": FLAKY, "state": "failed"}), None,
+                  check=lambda: b.texts("#records tbody tr"))
+        self.page("overview, a task is running", app + "index.html?state=running", None,
+                  check=lambda: b.texts("#records tbody tr"))
+        self.page("branches", app + "branches.html", OVERVIEW_TARGET,
+                  check=lambda: len(b.texts("#branches tbody tr")) == len(set(BRANCHES)), shot="bench-branches")
         runs = args.tasks // len(TASK_NAMES)
-        self.page(f"task history ({runs:,}+ runs of test.unit)", app + "task.html?name=test.unit", None,
-                  check=lambda: len(self.browser.texts("#runs tbody tr")) == 50, shot="bench-task-history")
-        self.page("nodes", app + "nodes.html", None, check=lambda: len(self.browser.texts("#nodes tbody tr")) == 8,
+        self.page(f"trend: test.unit, last 200 of {runs:,}+ runs", app + "task.html?name=test.unit", OVERVIEW_TARGET,
+                  check=lambda: len(b.texts("#runs tbody tr")) == 50, shot="bench-task-history")
+        self.page("trend: build.linux, last 1,000 runs (two variants)",
+                  app + "task.html?name=build.linux&runs=1000", None,
+                  check=lambda: len(b.texts("#variants .chip")) == 3)
+        self.page("flaky tasks (newest 2,000 runs)", app + "flaky.html", OVERVIEW_TARGET,
+                  check=lambda: FLAKY in b.text("#flaky"), shot="bench-flaky")
+        self.page("test history (test.unit, one test)",
+                  app + "test.html?" + urlencode({"task": "test.unit", "test": "tests.test_unit.test_case_1"}), None,
+                  check=lambda: b.texts("#test-runs tbody tr"))
+        self.page("nodes", app + "nodes.html", None, check=lambda: len(b.texts("#nodes tbody tr")) == 8,
                   shot="bench-nodes")
-        self.page("waiting", app + "waiting.html", None, check=lambda: self.browser.texts("#groups .group"),
+        self.page("waiting", app + "waiting.html", None, check=lambda: b.texts("#groups .group"),
                   shot="bench-waiting")
-        self.page("task names (group_level=1 over every task)", app + "task.html", None,
-                  check=lambda: self.browser.texts("#names tbody tr"))
+        self.page("task names (newest 2,000 runs)", app + "task.html", None,
+                  check=lambda: b.texts("#names tbody tr"))
+        self.page("every task name (group_level=1 over every task)", app + "task.html?all=1", None,
+                  check=lambda: b.texts("#names tbody tr"), repeat=1)
 
     def render_time(self, url: str) -> float:
         """Seconds from navigation start until the page drew its data and the browser painted it."""
@@ -228,13 +289,14 @@ class WebBench:
         first = float(b.js("return document.body.getAttribute('data-first-render-ms')"))
         return max(painted, first) / 1000.0
 
-    def page(self, label: str, url: str, target: float | None, check, shot: str | None = None) -> None:
+    def page(self, label: str, url: str, target: float | None, check, shot: str | None = None,
+             repeat: int | None = None) -> None:
         say(f"timing {label}")
         first = self.render_time(url)
         assert check(), f"{label}: the page does not show what was expected"
         if shot and self.args.screenshots:
             self.browser.screenshot(shot, max_height=1600)
-        again = [self.render_time(url) for _ in range(self.args.repeat)]
+        again = [self.render_time(url) for _ in range(self.args.repeat if repeat is None else repeat)]
         median = statistics.median(again)
         value = f"first {first * 1000:,.0f} ms, then median {median * 1000:,.0f} ms of {len(again)}"
         if target is None:

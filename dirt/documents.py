@@ -18,6 +18,7 @@ import time
 from enum import Enum
 from typing import Any
 
+from . import junit
 from .errors import DirtError
 
 
@@ -155,6 +156,7 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
     if not isinstance(raw, list):
         raise BadResult("the task's 'attachments' must be a list of {filename, contents, link_name?}")
     taken = set(attachments)
+    xml_files = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or "filename" not in item or "contents" not in item:
             raise BadResult(f"attachments[{i}] is not a dict with 'filename' and 'contents'")
@@ -171,9 +173,14 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
         else:
             raise BadResult(f"attachments[{i}] contents is a {type(contents).__name__}, not text or bytes")
         attachments[name] = {"content_type": ctype, "data": base64.b64encode(data).decode("ascii")}
+        if name.lower().endswith(".xml"):
+            xml_files.append((name, data))
         if item.get("link_name"):
             links.append({"id": name, "name": str(item["link_name"])})
     results["attach_links"] = links
+    tests = junit.summarize(xml_files)        # JUnit XML reports: results.tests, unless the task set its own
+    if tests is not None and "tests" not in results:
+        results["tests"] = tests
     size = len(json.dumps(results, ensure_ascii=False).encode("utf-8"))
     if size > max_bytes:
         raise BadResult(f"the task's result is {size:,} bytes of JSON, over the limit of {max_bytes:,} "

@@ -78,6 +78,7 @@ def test_post_commit_hook_example_in_a_real_git_repository(tmp_path, couch, db_n
     assert f"dirt: {sha} stored" in out
     record = httpx.get(f"{couch.url}/{db_name}/{sha}", timeout=10).json()
     assert record["type"] == "record" and record["description"] == "first <b>commit</b>" and record["sha"] == sha
+    assert record["author"] == "t" and record["branch"] in ("master", "main")   # what the web app filters by
     task = httpx.get(f"{couch.url}/{db_name}/{sha}-examples.simple", timeout=10).json()
     assert task["record_id"] == sha and task["name"] == "examples.simple"
     # Run again (the hook fired twice): nothing is duplicated, each conflict is reported.

@@ -45,3 +45,27 @@ def test_the_2012_documents_and_todays_read_as_documented():
             {"state": "running"}, {"state": "bogus", "completed": 5}]
     assert js_states(docs) == [["waiting", False], ["passed", True], ["failed", True], ["waiting", False],
                                ["running", False], ["failed", True]]
+
+
+def js_verdicts(counts: list[dict]) -> list[str]:
+    script = (web_dir() / "lib" / "state.js").read_text() + """
+var all = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(all.map(recordVerdict)));
+"""
+    done = subprocess.run([NODE, "-e", script], input=json.dumps(counts), capture_output=True, text=True,
+                          timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.lists(st.dictionaries(states, st.integers(0, 3), max_size=5), min_size=20, max_size=100))
+def test_python_and_javascript_give_records_the_same_verdict(counts):
+    from dirt.verdict import record_verdict
+
+    assert js_verdicts(counts) == [record_verdict(c) for c in counts]
+
+
+def test_verdicts_as_documented():
+    assert js_verdicts([{"passed": 3, "failed": 1, "running": 2}, {"passed": 3, "running": 1, "waiting": 1},
+                        {"waiting": 2, "passed": 1}, {"passed": 2, "cancelled": 1}, {"cancelled": 1}, {},
+                        {"error": 1}]) == ["failed", "running", "waiting", "passed", "cancelled", "none", "failed"]

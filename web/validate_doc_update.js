@@ -38,6 +38,9 @@ function (newDoc, oldDoc, userCtx, secObj) {
 
   if (type === 'record') {
     check('description', isString, 'must be a string');
+    ['branch', 'author', 'sha', 'commit'].forEach(function (field) {
+      check(field, isString, 'must be a string');
+    });
     return;
   }
 

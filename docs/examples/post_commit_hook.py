@@ -25,9 +25,12 @@ def git(*args):
 
 sha = os.environ.get("DIRT_REVISION") or git("rev-parse", "HEAD")
 subject = os.environ.get("DIRT_SUBJECT") or git("log", "-1", "--format=%s", sha)
+author = git("log", "-1", "--format=%an", sha)
+branch = git("rev-parse", "--abbrev-ref", "HEAD")   # "HEAD" when detached
 now = time.time()
 
-record = {"_id": sha, "type": "record", "description": subject, "sha": sha, "created": now}
+record = {"_id": sha, "type": "record", "description": subject, "sha": sha, "created": now,
+          "author": author, "branch": branch}
 tasks = [{"_id": sha + "-" + name, "type": "task", "record_id": sha, "name": name, "created": now}
          for name in TASKS]
 

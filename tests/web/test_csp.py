@@ -34,7 +34,9 @@ def test_every_page_works_under_the_recommended_policy(project, csp_app, browser
     app = csp_app(RECOMMENDED)
     for page, expected in [("index.html", "test record"), ("record.html?id=r1", "lines: 12"),
                            ("task.html?name=build", "r1"), ("task.html", "build"), ("nodes.html", "No nodes"),
-                           ("waiting.html", "Nothing is waiting"), ("file.html?doc=t1&name=x.html", "x.html")]:
+                           ("waiting.html", "Nothing is waiting"), ("file.html?doc=t1&name=x.html", "x.html"),
+                           ("index.html?branch=main", "No records match"), ("branches.html", "No record has a"),
+                           ("flaky.html", "No task is flaky"), ("test.html?task=build&test=t", "No run of build")]:
         browser.open(app + page)
         assert expected in browser.text("main"), page
         assert browser.js("return !!document.querySelector('svg.history-chart')") == (page.startswith("task.html?"))

@@ -77,10 +77,15 @@ def test_quick_start_pages_show_the_example_project(project, couch, browser):
     assert browser.text("#task-name") == "examples.simple"
     runs = browser.texts("#runs tbody tr")
     assert len(runs) == 2 and all(r.startswith("r1") for r in runs)
-    assert sorted(browser.attrs("#chart rect.run", "class")) == ["run state-passed", "run state-waiting"]
+    assert sorted(browser.attrs("#chart .run", "class")) == ["run state-passed", "run state-waiting no-duration"]
     browser.screenshot("task-history")
     browser.open(app + "task.html")
-    assert browser.texts("#names tbody tr") == ["examples.attachments\t1", "examples.kwargs\t1", "examples.simple\t2"]
+    # the names of the newest finished runs (the waiting one is not finished)
+    assert [row.split("\t")[:3] for row in browser.texts("#names tbody tr")] == [
+        ["examples.attachments", "1", "100%"], ["examples.kwargs", "1", "100%"], ["examples.simple", "1", "100%"]]
+    browser.open(app + "task.html?all=1")
+    assert [row.split("\t")[:2] for row in browser.texts("#names tbody tr")] == [
+        ["examples.attachments", "1"], ["examples.kwargs", "1"], ["examples.simple", "2"]]
     browser.screenshot("task-names")
 
     # Nodes: platform, architecture, cpus, slots, health, last seen.

@@ -22,13 +22,17 @@ def keys_query(app, name, keys, **params):
 def test_views_serve_the_pages(project, app):
     db = project.db
     docs = [
-        {"_id": "r2", "type": "record", "description": "second", "created": 20},
-        {"_id": "r3", "type": "record", "description": "third", "created": 30},
+        {"_id": "r2", "type": "record", "description": "second", "created": 20, "branch": "main", "author": "ann",
+         "sha": "3FA9C0FFEE"},
+        {"_id": "r3", "type": "record", "description": "third", "created": 30, "branch": "main"},
         {"_id": "a", "type": "task", "record_id": "r2", "name": "build", "created": 20, "state": "passed",
-         "node": "n1", "started": 21, "completed": 25, "results": {"success": True, "size": 12, "attach_links": []}},
+         "node": "n1", "started": 21, "completed": 25, "results": {"success": True, "size": 12, "attach_links": []},
+         "platform": "linux", "kwargs": {"opt": 2, "compiler": "gcc"}},
         {"_id": "b", "type": "task", "record_id": "r2", "name": "test", "created": 20, "state": "failed",
          "node": "n1", "started": 26, "completed": 27, "reason": "3 tests failed",
-         "results": {"success": False, "reason": "3 tests failed", "log": "x" * 500}},
+         "results": {"success": False, "reason": "3 tests failed", "log": "x" * 500,
+                     "tests": {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0,
+                               "failures": [{"test": "t.test_x", "kind": "failure", "message": "boom"}]}}},
         {"_id": "c", "type": "task", "record_id": "r3", "name": "build", "created": 30, "state": "running",
          "node": "n2", "started": 31},
         {"_id": "d", "type": "task", "record_id": "r3", "name": "test", "created": 30, "state": "waiting",
@@ -44,8 +48,31 @@ def test_views_serve_the_pages(project, app):
     assert all(r.get("ok") for r in db.bulk_docs(docs))
 
     records = view(app, "records", descending="true")
-    assert [(r["id"], r["key"], r["value"]) for r in records["rows"]] == [
+    assert [(r["id"], r["key"], r["value"]["description"]) for r in records["rows"]] == [
         ("r3", [30, "r3"], "third"), ("r2", [20, "r2"], "second"), ("r1", [1, "r1"], "test record")]
+    assert records["rows"][1]["value"] == {"description": "second", "branch": "main", "author": "ann",
+                                           "sha": "3fa9c0ffee"}
+
+    by = view(app, "records_by", startkey=["sha", "3fa9"], endkey=["sha", "3fa9\ufff0"])
+    assert [r["id"] for r in by["rows"]] == ["r2"]
+    by = view(app, "records_by", descending="true", startkey=["branch", "main", {}], endkey=["branch", "main"])
+    assert [r["id"] for r in by["rows"]] == ["r3", "r2"] and by["rows"][0]["value"]["created"] == 30
+    assert [r["id"] for r in view(app, "records_by", startkey=["id", "r"], endkey=["id", "r\ufff0"])["rows"]] == [
+        "r1", "r2", "r3"]
+
+    summary = keys_query(app, "summary", ["r2", "r3", "nothing"], group="true")["rows"]
+    assert {r["key"]: r["value"] for r in summary} == {
+        "r2": {"states": {"passed": 1, "failed": 1}, "first": 21, "last": 27, "slowest": [4, "build", "a"]},
+        "r3": {"states": {"running": 1, "waiting": 2, "passed": 1}, "first": 31, "last": 1315347390,
+               "slowest": None}}
+
+    outcomes = view(app, "outcomes", descending="true", startkey=["failed", {}], endkey=["failed"])["rows"]
+    assert [(r["id"], r["value"]) for r in outcomes] == [("b", ["test", "r2", "failed", "", 1])]
+    outcomes = view(app, "outcomes", startkey=["passed"], endkey=["passed", {}])["rows"]
+    assert [(r["id"], r["value"][3]) for r in outcomes] == [("a", "linux · compiler=gcc opt=2"), ("f", "")]
+
+    failing = view(app, "tests", startkey=["test"], endkey=["test", {}])["rows"]
+    assert [(r["key"], r["value"]["message"]) for r in failing] == [(["test", "t.test_x", 20], "boom")]
 
     counts = keys_query(app, "tasks", [[r, s] for r in ("r2", "r3") for s in ("passed", "failed", "running",
                                                                           "waiting", "error")], group="true")
@@ -57,6 +84,8 @@ def test_views_serve_the_pages(project, app):
     assert failed["reason"] == "3 tests failed" and failed["node"] == "n1"
     assert failed["brief"] == [["log", json.dumps("x" * 500)[:77] + "..."]] and failed["more"] is True
     assert "results" not in failed  # never the whole result
+    assert failed["tests"] == {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0,
+                               "failures": [["t.test_x", "boom"]], "more": 0}
 
     history = view(app, "history", reduce="false", descending="true", startkey=["build", {}], endkey=["build"])
     assert [(r["id"], r["value"]["state"], r["value"]["duration"]) for r in history["rows"]] == [

@@ -23,3 +23,22 @@ function taskState(doc) {
 function isFinalState(state) {
   return FINAL_STATES.indexOf(state) >= 0;
 }
+
+// A record's verdict, from how many of its tasks are in each state: the
+// first entry whose states any task is in. A new task state joins one list.
+// "failed" wins while other tasks still run: the record cannot pass any more.
+var VERDICTS = [
+  ['failed', ['failed', 'error']],
+  ['running', ['running']],
+  ['waiting', ['waiting']],
+  ['passed', ['passed']],
+  ['cancelled', ['cancelled']]
+];
+
+function recordVerdict(counts) {
+  for (var i = 0; i < VERDICTS.length; i++) {
+    var states = VERDICTS[i][1];
+    for (var j = 0; j < states.length; j++) if (counts && counts[states[j]] > 0) return VERDICTS[i][0];
+  }
+  return 'none';
+}

@@ -15,12 +15,23 @@
   var root = body.getAttribute('data-root') || './';
   $('#blocked').remove();   // scripts run: the warning about blocked scripts is not needed
 
+  // The order states are shown in; states from lib/state.js (js/state.js,
+  // loaded before this file) that are not listed here are shown after these.
+  var SHOWN_FIRST = ['passed', 'failed', 'error', 'running', 'waiting', 'cancelled'];
+  var known = window.TASK_STATES || SHOWN_FIRST;
+
   var dirt = window.dirt = {
     ddoc: body.getAttribute('data-ddoc'),
     root: root,                 // this page -> the design document (its views and pages)
     db: root + '../../',        // this page -> the database
-    STATES: ['passed', 'failed', 'error', 'running', 'waiting', 'cancelled']
+    STATES: SHOWN_FIRST.filter(function (s) { return known.indexOf(s) >= 0; })
+      .concat(known.filter(function (s) { return SHOWN_FIRST.indexOf(s) < 0; })),
+    VERDICTS: (window.VERDICTS || []).map(function (v) { return v[0]; }).concat(['none'])
   };
+
+  /* A record's verdict from its task counts by state (lib/state.js). */
+  dirt.verdict = function (counts) { return window.recordVerdict(counts || {}); };
+  dirt.isDecided = function (verdict) { return verdict === 'passed' || verdict === 'failed'; };
 
   // -- URLs ------------------------------------------------------------------------------
 
@@ -59,7 +70,37 @@
   };
 
   dirt.recordHref = function (id) { return dirt.page('record.html', {id: id}); };
-  dirt.taskHref = function (name) { return dirt.page('task.html', {name: name}); };
+  dirt.taskHref = function (name, more) { return dirt.page('task.html', $.extend({name: name}, more)); };
+  dirt.testHref = function (task, test) { return dirt.page('test.html', {task: task, test: test}); };
+  /* The overview with these filters (branch, author, state, task). */
+  dirt.overviewHref = function (filters) { return dirt.page('index.html', filters); };
+
+  /* The page's query parameters as an object. */
+  dirt.params = function () {
+    var out = {};
+    new URLSearchParams(window.location.search).forEach(function (value, key) { out[key] = value; });
+    return out;
+  };
+
+  /* Put ``params`` in the address bar (a new history entry unless ``replace``),
+   * dropping empty ones; pages re-read their state on popstate (Back). */
+  dirt.setParams = function (params, replace) {
+    var clean = {};
+    $.each(params, function (k, v) { if (v !== undefined && v !== null && v !== '') clean[k] = v; });
+    var url = dirt.page(body.getAttribute('data-page') || '', clean);
+    var here = dirt.root + (body.getAttribute('data-page') || '') + window.location.search;
+    if (url === here) return;
+    if (replace) window.history.replaceState(null, '', url); else window.history.pushState(null, '', url);
+  };
+
+  /* A badge's URL: an attachment of the document badge:BRANCH (dirt/badges.py writes them). */
+  dirt.badgeUrl = function (branch, task) {
+    var name = task ? 'task/' + task + '.svg' : 'status.svg';
+    // the colon kept as it is, so the URL reads as documented (badge:main/status.svg)
+    return dirt.fileUrl('badge:' + branch, name).replace(/%3A/g, ':');
+  };
+
+  dirt.shortSha = function (sha) { return typeof sha === 'string' ? sha.slice(0, 10) : ''; };
 
   // -- HTTP ------------------------------------------------------------------------------
 
@@ -140,19 +181,48 @@
       });
   };
 
+  /* Each record's summary, from the summary view (one keyed request per 200
+   * records): {record_id: {states: {passed: n, ...}, first, last, slowest,
+   * verdict}}; a record without tasks has verdict "none". */
+  dirt.summaries = function (recordIds) {
+    var out = {}, chunks = [];
+    recordIds.forEach(function (id) { out[id] = {states: {}, first: null, last: null, slowest: null, verdict: 'none'}; });
+    for (var i = 0; i < recordIds.length; i += 200) chunks.push(recordIds.slice(i, i + 200));
+    return Promise.all(chunks.map(function (keys) {
+      return dirt.view('summary', {keys: keys, group: true});
+    })).then(function (answers) {
+      answers.forEach(function (answer) {
+        (answer.rows || []).forEach(function (row) {
+          if (!row.value || !out[row.key]) return;
+          out[row.key] = $.extend(row.value, {verdict: dirt.verdict(row.value.states)});
+        });
+      });
+      return out;
+    });
+  };
+
   /* Task counts per state for each record: {record_id: {passed: n, ...}}. */
   dirt.taskCounts = function (recordIds) {
-    var counts = {}, keys = [];
-    recordIds.forEach(function (id) {
-      counts[id] = {};
-      dirt.STATES.forEach(function (state) { keys.push([id, state]); });
-    });
-    if (!keys.length) return Promise.resolve(counts);
-    return dirt.view('tasks', {keys: keys, group: true}).then(function (answer) {
-      (answer.rows || []).forEach(function (row) {
-        if (counts[row.key[0]]) counts[row.key[0]][row.key[1]] = row.value;
-      });
+    return dirt.summaries(recordIds).then(function (summaries) {
+      var counts = {};
+      recordIds.forEach(function (id) { counts[id] = summaries[id].states; });
       return counts;
+    });
+  };
+
+  /* Record documents' list fields (description, branch, author, sha) by id. */
+  dirt.recordBriefs = function (ids) {
+    return dirt.docs(ids).then(function (docs) {
+      var out = {};
+      Object.keys(docs).forEach(function (id) {
+        var d = docs[id];
+        if (d.type !== 'record') return;
+        function text(v) { return typeof v === 'string' && v ? v : null; }
+        var sha = text(d.sha) || text(d.commit);
+        out[id] = {description: text(d.description), branch: text(d.branch), author: text(d.author),
+                   sha: sha ? sha.toLowerCase() : null, created: typeof d.created === 'number' ? d.created : null};
+      });
+      return out;
     });
   };
 
@@ -174,6 +244,34 @@
 
   dirt.pill = function (state) {
     return dirt.el('span', 'pill state-' + (dirt.STATES.indexOf(state) >= 0 ? state : 'unknown'), state);
+  };
+
+  /* A record's verdict as a pill: passed, failed, running, waiting, cancelled, or "no tasks". */
+  dirt.verdictPill = function (verdict) {
+    var pill = dirt.el('span', 'pill verdict state-' + (verdict === 'none' ? 'unknown' : verdict),
+                       verdict === 'none' ? 'no tasks' : verdict);
+    pill.setAttribute('data-verdict', verdict);
+    return pill;
+  };
+
+  /* A "flaky" tag linking to the evidence. */
+  dirt.flakyTag = function (href, title) {
+    var tag = dirt.link(href, 'flaky', 'tag flaky');
+    tag.title = title || 'passed and failed where it should have done the same: see why';
+    return tag;
+  };
+
+  /* "3 min 2 s" from first start to last end, or "running for ..." while unfinished. */
+  dirt.recordDuration = function (summary) {
+    if (!summary || !dirt.isTime(summary.first)) return dirt.el('span', 'muted', '');
+    var unfinished = (summary.states.running || 0) + (summary.states.waiting || 0) > 0;
+    if (unfinished) {
+      var box = dirt.el('span', 'elapsed-wrap', 'running for ');
+      box.appendChild(dirt.elapsed(summary.first));
+      return box;
+    }
+    if (!dirt.isTime(summary.last)) return dirt.el('span', 'muted', '');
+    return dirt.el('span', 'took', dirt.formatDuration(summary.last - summary.first));
   };
 
   dirt.total = function (counts) {

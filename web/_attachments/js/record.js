@@ -31,9 +31,94 @@
     addField(fields, 'created', dirt.time(doc.created, 'not given'));
     Object.keys(doc).sort().forEach(function (key) {
       if (key.charAt(0) === '_' || key === 'type' || key === 'description' || key === 'created') return;
-      var value = doc[key];
-      addField(fields, key, dirt.el('span', null, typeof value === 'string' ? value : JSON.stringify(value)));
+      addField(fields, key, fieldValue(key, doc[key]));
     });
+  }
+
+  /* A field's value as text; branch and author link to the overview filtered
+   * by them, an http(s) changeset_url is a link. */
+  function fieldValue(key, value) {
+    if (typeof value !== 'string') return dirt.el('span', null, JSON.stringify(value));
+    if ((key === 'branch' || key === 'author') && value) {
+      var f = {};
+      f[key] = value;
+      return dirt.link(dirt.overviewHref(f), value, 'tag ' + key);
+    }
+    if (key === 'changeset_url' && /^https?:\/\//i.test(value)) {
+      var a = dirt.link(value, value);
+      a.rel = 'noopener noreferrer';
+      return a;
+    }
+    return dirt.el('span', key === 'sha' || key === 'commit' ? 'mono' : null, value);
+  }
+
+  /* The verdict, total duration and slowest task, from the record's tasks. */
+  function showVerdict(items) {
+    var counts = {}, first = null, last = null, slowest = null;
+    items.forEach(function (item) {
+      var t = item.task;
+      counts[item.state] = (counts[item.state] || 0) + 1;
+      if (dirt.isTime(t.started) && (first === null || t.started < first)) first = t.started;
+      if (dirt.isTime(t.completed) && (last === null || t.completed > last)) last = t.completed;
+      if (dirt.isTime(t.started) && dirt.isTime(t.completed) && (!slowest || t.completed - t.started > slowest[0])) {
+        slowest = [t.completed - t.started, t.name, item.id];
+      }
+    });
+    var box = $('#record-verdict').empty();
+    var verdict = dirt.verdict(counts);
+    box.append(dirt.verdictPill(verdict));
+    box.attr('data-verdict', verdict);
+    var took = dirt.recordDuration({states: counts, first: first, last: last});
+    if (took.textContent) {
+      var span = dirt.el('span', 'duration', 'took ');
+      if (took.className === 'elapsed-wrap') span = took; else span.appendChild(took);
+      box.append(span);
+    }
+    if (slowest) {
+      var slow = dirt.el('span', 'slowest', 'slowest: ');
+      slow.appendChild(dirt.link('#task-' + encodeURIComponent(slowest[2]), String(slowest[1]), 'mono'));
+      slow.appendChild(document.createTextNode(' ' + dirt.formatDuration(slowest[0])));
+      box.append(slow);
+    }
+  }
+
+  /* No record with this id: maybe it is the start of one, or of a sha. */
+  function findRecords(text) {
+    var q = text.toLowerCase();
+    return Promise.all([
+      dirt.view('records_by', {reduce: false, startkey: ['id', text], endkey: ['id', text + '\ufff0'], limit: 21}),
+      dirt.view('records_by', {reduce: false, startkey: ['sha', q], endkey: ['sha', q + '\ufff0'], limit: 21})
+    ]).then(function (answers) {
+      var found = [], seen = {};
+      answers.forEach(function (answer) {
+        answer.rows.forEach(function (row) {
+          if (!seen[row.id]) { seen[row.id] = true; found.push(row); }
+        });
+      });
+      return found;
+    });
+  }
+
+  function showMatches(rows) {
+    var box = $('#matches').empty().prop('hidden', false);
+    if (!rows.length) {
+      box.append(dirt.el('p', 'muted', 'No record has this id, and no record\'s id or sha starts with it.'));
+      return;
+    }
+    box.append(dirt.el('p', null, rows.length > 20 ? 'More than 20 records start with this; the first 20:' :
+                       'No record has exactly this id. Records whose id or sha starts with it:'));
+    var list = dirt.el('ul', 'matches');
+    rows.slice(0, 20).forEach(function (row) {
+      var li = dirt.el('li');
+      li.appendChild(dirt.link(dirt.recordHref(row.id), row.id, 'mono'));
+      var v = row.value || {};
+      if (v.sha) li.appendChild(dirt.el('span', 'mono muted', ' ' + dirt.shortSha(v.sha)));
+      if (v.branch) li.appendChild(dirt.el('span', 'tag branch', v.branch));
+      li.appendChild(document.createTextNode(' ' + (v.description || '') + ' '));
+      li.appendChild(dirt.time(v.created));
+      list.appendChild(li);
+    });
+    box.append(list);
   }
 
   function addField(dl, name, valueNode) {
@@ -74,9 +159,14 @@
     var task = item.task;
     var tr = dirt.el('tr', 'task is-' + item.state);
     tr.setAttribute('data-id', item.id);
+    tr.id = 'task-' + encodeURIComponent(item.id);
 
     var name = dirt.el('td', 'task-name');
     name.appendChild(dirt.link(dirt.taskHref(String(task.name)), String(task.name), 'mono'));
+    if (item.flaky) {
+      name.appendChild(dirt.flakyTag(dirt.taskHref(String(task.name)) + '#flaky', item.flaky));
+    }
+    if (task.variant) name.appendChild(dirt.el('div', 'sub', task.variant));
     name.appendChild(dirt.el('div', 'sub mono', item.id));
     tr.appendChild(name);
 
@@ -95,6 +185,7 @@
 
     var results = dirt.el('td', 'results');
     if (task.reason) results.appendChild(dirt.el('div', 'reason', task.reason));
+    if (task.tests) results.appendChild(testsBlock(String(task.name), task.tests));
     (task.brief || []).forEach(function (pair) {
       var line = dirt.el('div', 'brief mono');
       line.appendChild(dirt.el('span', 'key', pair[0] + ': '));
@@ -116,6 +207,32 @@
 
     if (!open[item.id]) return tr;
     return [tr, buildDetails(item.id)];
+  }
+
+  /* "120 tests: 117 passed, 2 failed, 1 skipped", and the failing ones with their message. */
+  function testsBlock(taskName, t) {
+    var box = dirt.el('div', 'tests');
+    var line = dirt.el('div', 'tests-line');
+    line.appendChild(dirt.el('b', null, t.total.toLocaleString() + (t.total === 1 ? ' test' : ' tests') + ': '));
+    var parts = [[t.passed, 'passed', ''], [t.failed, 'failed', 'bad'], [t.errors, 'errors', 'bad'],
+                 [t.skipped, 'skipped', '']];
+    parts.filter(function (p) { return p[0]; }).forEach(function (p, i) {
+      if (i) line.appendChild(document.createTextNode(', '));
+      line.appendChild(dirt.el('span', p[2], p[0].toLocaleString() + ' ' + p[1]));
+    });
+    box.appendChild(line);
+    if (t.failures && t.failures.length) {
+      var list = dirt.el('ul', 'failing-tests');
+      t.failures.forEach(function (f) {
+        var li = dirt.el('li');
+        li.appendChild(dirt.link(dirt.testHref(taskName, f[0]), f[0], 'mono test-name'));
+        if (f[1]) li.appendChild(dirt.el('div', 'message', f[1]));
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+      if (t.more) box.appendChild(dirt.el('div', 'muted', 'and ' + t.more + ' more failing (Details)'));
+    }
+    return box;
   }
 
   // -- a task's details ------------------------------------------------------------------
@@ -172,8 +289,23 @@
     $(cell).empty();
     var results = doc.results && typeof doc.results === 'object' ? doc.results : null;
     if (doc.reason) cell.appendChild(section('Reason', dirt.el('p', 'reason', doc.reason)));
+    var report = results && results.tests && typeof results.tests === 'object' && typeof results.tests.total === 'number' ?
+      results.tests : null;
+    if (report && Array.isArray(report.failures) && report.failures.length) {
+      var failing = dirt.el('ul', 'failing-tests');
+      report.failures.forEach(function (f) {
+        if (!f || typeof f.test !== 'string') return;
+        var li = dirt.el('li');
+        li.appendChild(dirt.link(dirt.testHref(String(doc.name), f.test), f.test, 'mono'));
+        li.appendChild(dirt.el('span', 'muted', ' ' + (f.kind || 'failure')));
+        if (f.message) li.appendChild(dirt.el('div', 'message', f.message));
+        if (f.detail) li.appendChild(dirt.el('pre', 'value text', f.detail));
+        failing.appendChild(li);
+      });
+      cell.appendChild(section('Failing tests', failing));
+    }
     if (results && !Array.isArray(results)) {
-      cell.appendChild(section('Results', kvTable(results, ['attach_links'])));
+      cell.appendChild(section('Results', kvTable(results, ['attach_links'].concat(report ? ['tests'] : []))));
     } else if (results !== null && results !== undefined) {
       cell.appendChild(section('Results', valueNode(results)));
     } else {
@@ -227,7 +359,7 @@
 
   // -- filters by state ------------------------------------------------------------------
 
-  var current = null, filter = 'all';
+  var current = null, filter = dirt.param('state') || 'all', stateOf = {};
 
   function showFilters(counts) {
     var box = document.getElementById('filters');
@@ -246,11 +378,24 @@
     $('#record-bar').empty().append(dirt.bar(counts));
   }
 
+  function applyFilter() {
+    table.setAttribute('data-filter', filter);
+    $('#filters .chip').each(function () { $(this).toggleClass('on', this.getAttribute('data-filter') === filter); });
+    $(tbody).children('tr').each(function () {
+      var state = stateOf[this.getAttribute('data-id') || this.getAttribute('data-for')];
+      this.hidden = filter !== 'all' && state !== undefined && state !== filter;
+    });
+  }
+
   $('#filters').on('click', 'button.chip', function () {
     filter = this.getAttribute('data-filter');
-    table.setAttribute('data-filter', filter);
-    $('#filters .chip').removeClass('on');
-    $(this).addClass('on');
+    dirt.setParams({id: id, state: filter === 'all' ? '' : filter});
+    applyFilter();
+  });
+
+  window.addEventListener('popstate', function () {
+    filter = dirt.param('state') || 'all';
+    applyFilter();
   });
 
   // -- loading ---------------------------------------------------------------------------
@@ -262,27 +407,75 @@
 
   function load() {
     if (!id) return Promise.reject(new Error('Which record? Open this page as record.html?id=RECORD_ID.'));
-    var recordDoc = dirt.doc(id).catch(function (error) {
-      if (error.status === 404) return null;
-      throw error;
-    });
+    // by _all_docs: a missing record is an answer, not a 404 in the browser's console
+    var recordDoc = dirt.docs([id]).then(function (found) { return found[id] || null; });
     var tasks = dirt.view('tasks', {reduce: false, startkey: [id], endkey: [id, {}]});
     return Promise.all([recordDoc, tasks]).then(function (answers) {
-      showRecord(answers[0]);
       var counts = {};
+      if (!answers[0] && !answers[1].rows.length) {
+        // not a record: perhaps the start of one's id or sha
+        return findRecords(id).then(function (found) {
+          if (found.length === 1) { window.location.replace(dirt.recordHref(found[0].id)); return; }
+          showRecord(null);
+          $('#record-description').text('');
+          showMatches(found);
+          $('.record-tasks').prop('hidden', true);
+        });
+      }
+      $('#matches').prop('hidden', true);
+      $('.record-tasks').prop('hidden', false);
+      showRecord(answers[0]);
       current = answers[1].rows.map(function (row) {
         counts[row.key[1]] = (counts[row.key[1]] || 0) + 1;
-        return {id: row.id, state: row.key[1], task: row.value};
+        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null};
       });
+      stateOf = {};
+      current.forEach(function (item) { stateOf[item.id] = item.state; });
+      markRerunFlakes(current);
       current.sort(function (a, b) {
         return byName.compare(String(a.task.name), String(b.task.name)) || byName.compare(a.id, b.id);
       });
       showFilters(counts);
+      showVerdict(current);
       render();
+      applyFilter();
       $('#empty').prop('hidden', current.length > 0);
       $(table).prop('hidden', !current.length);
+      if (!flakyLoaded) loadFlaky();
     });
   }
 
-  dirt.start(load, {type: 'record,task', record_id: id || ''});
+  // -- flaky tasks ------------------------------------------------------------------------
+
+  var flaky = {}, flakyLoaded = false, RECENT = 2000;
+
+  /* A task name that both passed and failed on this record (same variant) is flaky here. */
+  function markRerunFlakes(items) {
+    var by = {};
+    items.forEach(function (item) {
+      var key = item.task.name + '\u0000' + (item.task.variant || '');
+      (by[key] || (by[key] = [])).push(item);
+    });
+    $.each(by, function (key, list) {
+      var states = list.map(function (i) { return i.state; });
+      if (states.indexOf('passed') >= 0 && (states.indexOf('failed') >= 0 || states.indexOf('error') >= 0)) {
+        list.forEach(function (i) { i.flaky = 'passed and failed on this record'; });
+      }
+    });
+  }
+
+  /* After the first render: which of these task names were flaky in the newest runs. */
+  function loadFlaky() {
+    flakyLoaded = true;
+    dirt.ci.recentRuns(RECENT).then(function (recent) {
+      dirt.ci.flakiness(recent.runs, recent.records).forEach(function (f) {
+        var kinds = f.evidence.map(function (e) { return e.kind; });
+        flaky[f.name] = 'flaky in the newest ' + RECENT.toLocaleString() + ' runs: passed and failed on the same ' +
+          kinds.filter(function (k, i) { return kinds.indexOf(k) === i; }).join(', ');
+      });
+      if (Object.keys(flaky).length) refresh();
+    }, function () { /* the marks are extra; the page works without them */ });
+  }
+
+  var refresh = dirt.start(load, {type: 'record,task', record_id: id || ''});
 }(window.dirt, window.jQuery));

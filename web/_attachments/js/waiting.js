@@ -2,8 +2,9 @@
 (function (dirt, $) {
   'use strict';
 
-  var SHOW = 50;                     // tasks listed per reason (the count covers all)
+  var SHOW = 50;                     // tasks listed per reason at first, and more per click
   var groups = document.getElementById('groups');
+  var shown = {};                    // reason -> how many tasks to list
 
   function reasonText(reason) {
     return reason || 'Queued: waiting for a free slot on a matching node, or for dirt serve to pick it up';
@@ -43,8 +44,13 @@
     table.appendChild(tbody);
     box.appendChild(table);
     if (count > rows.length) {
-      box.appendChild(dirt.el('p', 'muted more-note', 'and ' + (count - rows.length).toLocaleString() +
-                              ' more with this reason (oldest shown first)'));
+      var note = dirt.el('p', 'muted more-note', 'and ' + (count - rows.length).toLocaleString() +
+                         ' more with this reason (oldest shown first) ');
+      var button = dirt.el('button', 'show-more', 'Show ' + Math.min(SHOW, count - rows.length) + ' more');
+      button.type = 'button';
+      button.setAttribute('data-reason', reason);
+      note.appendChild(button);
+      box.appendChild(note);
     }
     return box;
   }
@@ -56,7 +62,7 @@
       reasons.sort(function (a, b) { return (!a.reason - !b.reason) || (b.count - a.count); });
       return Promise.all(reasons.map(function (r) {
         return dirt.view('queue', {reduce: false, startkey: ['waiting', r.reason], endkey: ['waiting', r.reason, {}],
-                                   limit: SHOW});
+                                   limit: shown[r.reason] || SHOW});
       })).then(function (lists) {
         var fragment = document.createDocumentFragment(), total = 0;
         reasons.forEach(function (r, i) {
@@ -71,5 +77,12 @@
     });
   }
 
-  dirt.start(load, {type: 'task'});
+  $(groups).on('click', 'button.show-more', function () {
+    var reason = this.getAttribute('data-reason');
+    shown[reason] = (shown[reason] || SHOW) + SHOW;
+    this.disabled = true;
+    refresh();
+  });
+
+  var refresh = dirt.start(load, {type: 'task'});
 }(window.dirt, window.jQuery));

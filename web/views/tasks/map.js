@@ -6,12 +6,14 @@ function (doc) {
   // results are summarised in `brief` (a few short values); the page reads the
   // document itself when a user opens a task's full results.
   // !code lib/state.js
+  // !code lib/tests.js
+  // !code lib/variant.js
   if (doc.type !== 'task' || typeof doc.record_id !== 'string') return;
   var results = doc.results && typeof doc.results === 'object' && !Array.isArray(doc.results) ? doc.results : {};
   var state = taskState(doc);
   var brief = [], more = false;
   for (var key in results) {
-    if (key === 'success' || key === 'attach_links' || key === 'reason') continue;
+    if (key === 'success' || key === 'attach_links' || key === 'reason' || (key === 'tests' && testReport(doc))) continue;
     if (brief.length >= 4) { more = true; break; }
     var text = JSON.stringify(results[key]);
     if (text === undefined) continue;
@@ -24,6 +26,18 @@ function (doc) {
     var att = doc._attachments[name];
     files.push([name, att.content_type || '', att.length || 0]);
   }
+  var report = testReport(doc), tests = null;
+  if (report) {
+    // the counts, and the first few failing tests (the task's document has the rest)
+    var failures = Array.isArray(report.failures) ? report.failures : [];
+    tests = {total: report.total, passed: report.passed || 0, failed: report.failed || 0,
+             errors: report.errors || 0, skipped: report.skipped || 0, failures: [],
+             more: Math.max(0, failures.length - 5) + (report.failures_omitted || 0)};
+    for (var f = 0; f < failures.length && f < 5; f++) {
+      if (!failures[f] || typeof failures[f].test !== 'string') continue;
+      tests.failures.push([failures[f].test, String(failures[f].message || '').slice(0, 200)]);
+    }
+  }
   emit([doc.record_id, state], {
     name: doc.name,
     node: doc.node || null,
@@ -35,6 +49,8 @@ function (doc) {
     brief: brief,
     more: more,
     links: Array.isArray(links) ? links : [],
-    files: files
+    files: files,
+    variant: taskVariant(doc),
+    tests: tests
   });
 }
