@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from dirt.create import create_project
+import os
+
+from dirt.create import LAUNCHER, SAMPLE_DATA, create_project
 from dirt.errors import ProjectExists, SettingsError
 from dirt.settings import load_project
 
@@ -13,7 +15,8 @@ from dirt.settings import load_project
 def test_create_makes_a_complete_project(tmp_path):
     root = create_project(tmp_path / "builder")
     for path in ["README.md", "settings.py", "tasks/__init__.py", "tasks/examples/simple.py",
-                 "tasks/examples/kwargs.py", "tasks/examples/attachments.py", "test_data.json", "web/_id"]:
+                 "tasks/examples/kwargs.py", "tasks/examples/attachments.py", "web/test_data.json", "web/egret",
+                 "web/_id"]:
         assert (root / path).is_file(), path
     assert not list(root.rglob("*.jinja"))
     project = load_project(root)
@@ -21,7 +24,10 @@ def test_create_makes_a_complete_project(tmp_path):
     assert (s.project_name, s.couchdb_dbname, s.load_balancer) == ("builder", "builder", "round_robin")
     assert s.couchdb_host == "http://localhost:5984" and s.node_enable_default is True
     assert (root / "web/_id").read_text().strip() == "_design/builder"
-    docs = json.loads((root / "test_data.json").read_text())
+    # The 2012 listing: README.md settings.py tasks web (the sample data and ./egret are in web/).
+    assert sorted(p.name for p in root.iterdir()) == ["README.md", "settings.py", "tasks", "web"]
+    assert os.access(root / LAUNCHER, os.X_OK)
+    docs = json.loads((root / SAMPLE_DATA).read_text())
     assert {d["type"] for d in docs} == {"record", "task"}
     # The example tasks run as plain scripts too.
     out = subprocess.run([sys.executable, str(root / "tasks/examples/simple.py")], capture_output=True, text=True)
