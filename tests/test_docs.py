@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from dirt.couch import Database
 from dirt.create import create_project
@@ -64,22 +65,78 @@ def test_run_task_example(tmp_path):
     assert "kwargs: {'success': True, 'foo': 42, 'bar': 'baz'}" in out
 
 
-def test_post_commit_hook_example_in_a_real_git_repository(tmp_path, couch, db_name):
+def _git_repo(tmp_path, message="first <b>commit</b>", origin=None):
     repo = tmp_path / "repo"
     repo.mkdir()
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run(git + ["init", "-q"], cwd=repo, check=True)
+    if origin:
+        subprocess.run(git + ["remote", "add", "origin", origin], cwd=repo, check=True)
     (repo / "a.txt").write_text("a\n")
     subprocess.run(git + ["add", "."], cwd=repo, check=True)
-    subprocess.run(git + ["commit", "-qm", "first <b>commit</b>"], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", message], cwd=repo, check=True)
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    return repo, sha
+
+
+def run_hook(repo, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DIRT_", "COUCHDB_", "NETRC"))}
+    return subprocess.run([sys.executable, str(EXAMPLES / "post_commit_hook.py")], cwd=repo,
+                          env={**clean, "HOME": str(repo), **env}, capture_output=True, text=True, timeout=60)
+
+
+def test_post_commit_hook_example_in_a_real_git_repository(tmp_path, couch, db_name):
+    repo, sha = _git_repo(tmp_path, origin="https://someone:ghp_s3cret@github.com/physics/builder.git")
     env = {"DIRT_COUCHDB_HOST": couch.url, "DIRT_COUCHDB_DBNAME": db_name}
-    out = run_example("post_commit_hook.py", cwd=repo, **env)
-    assert f"dirt: {sha} stored" in out
+    out = run_hook(repo, **env)
+    assert out.returncode == 0, out.stderr
+    assert f"dirt: {sha} stored" in out.stdout
     record = httpx.get(f"{couch.url}/{db_name}/{sha}", timeout=10).json()
     assert record["type"] == "record" and record["description"] == "first <b>commit</b>" and record["sha"] == sha
+    # what commit statuses need, without the login the remote URL carried
+    assert record["repository"] == "https://github.com/physics/builder.git"
     task = httpx.get(f"{couch.url}/{db_name}/{sha}-examples.simple", timeout=10).json()
     assert task["record_id"] == sha and task["name"] == "examples.simple"
     # Run again (the hook fired twice): nothing is duplicated, each conflict is reported.
-    again = run_example("post_commit_hook.py", cwd=repo, **env)
-    assert "not stored" in again
+    again = run_hook(repo, **env)
+    assert "not stored" in again.stdout
+
+
+@pytest.mark.parametrize("how", ["url", "DIRT_COUCHDB_USER", "COUCHDB_USER", "netrc"])
+def test_post_commit_hook_logs_in_as_dirt_does(tmp_path, secure_couch, how):
+    name, password = secure_couch.admin
+    db = "hook-" + how.lower().replace("_", "-")
+    httpx.put(f"{secure_couch.url}/{db}", auth=secure_couch.admin, timeout=10)
+    repo, sha = _git_repo(tmp_path)
+    env = {"DIRT_COUCHDB_HOST": secure_couch.url, "DIRT_COUCHDB_DBNAME": db}
+    if how == "url":
+        env["DIRT_COUCHDB_HOST"] = secure_couch.auth_url
+    elif how == "netrc":
+        (repo / ".netrc").write_text(f"machine 127.0.0.1 login {name} password {password}\n")
+        (repo / ".netrc").chmod(0o600)
+    else:
+        prefix = how[:-len("USER")]
+        env.update({prefix + "USER": name, prefix + "PASSWORD": password})
+    out = run_hook(repo, **env)
+    assert out.returncode == 0, out.stderr
+    assert f"dirt: {sha} stored" in out.stdout and password not in out.stdout + out.stderr
+    assert httpx.get(f"{secure_couch.url}/{db}/{sha}", auth=secure_couch.admin, timeout=10).status_code == 200
+
+
+def test_post_commit_hook_without_a_login_says_so(tmp_path, secure_couch):
+    repo, sha = _git_repo(tmp_path)
+    out = run_hook(repo, DIRT_COUCHDB_HOST=f"http://admin:wrong-pw@127.0.0.1:{secure_couch.port}",
+                   DIRT_COUCHDB_DBNAME="hook-nologin")
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"dirt: could not store revision {sha}: HTTP 401 Unauthorized " \
+        "(give a login: see the top of this hook)"
+    assert "wrong-pw" not in out.stdout + out.stderr
+
+
+def test_the_skeleton_readme_has_the_same_hook(tmp_path):
+    root = create_project(tmp_path / "proj", "projdb")
+    readme = (root / "README.md").read_text()
+    hook = (EXAMPLES / "post_commit_hook.py").read_text().replace('"DIRT_COUCHDB_DBNAME", "builder"',
+                                                                   '"DIRT_COUCHDB_DBNAME", "projdb"')
+    indented = "".join("    " + line if line.strip() else "\n" for line in hook.splitlines(True))
+    assert indented in readme
