@@ -72,3 +72,20 @@ def test_missing_settings(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_project(tmp_path)
     assert "dirt create" in str(err.value)
+
+
+def test_the_skeleton_settings_show_every_setting_with_its_default(tmp_path):
+    """settings.py says every name in it is optional with its default shown: it must hold all of them."""
+    import dataclasses
+    import runpy
+
+    from dirt.settings import Settings
+
+    root = create_project(tmp_path / "p")
+    values = runpy.run_path(str(root / "settings.py"))
+    for f in dataclasses.fields(Settings):
+        assert f.name in values, f"the skeleton's settings.py does not show {f.name}"
+        if f.name in ("project_name", "couchdb_dbname"):
+            continue  # the project's own
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        assert values[f.name] == default, f.name

@@ -1,14 +1,20 @@
 """The Sphinx docs build without warnings, and their example scripts run."""
 from __future__ import annotations
 
+import dataclasses
+import html
 import os
+import re
 import subprocess
 import sys
 
+import click
 import httpx
 import pytest
 
+from dirt.cli import cli as dirt_cli
 from dirt.couch import Database
+from egret.cli import main as egret_cli
 from dirt.create import create_project
 from dirt.nodes import update_nodes
 from dirt.settings import Settings
@@ -24,16 +30,70 @@ def run_example(name: str, *args: str, cwd=REPO, **env: str) -> str:
     return done.stdout
 
 
+def build(source, out) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+                           str(source), str(out)], capture_output=True, text=True, timeout=300)
+
+
+def text_of(page) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
 def test_docs_build_without_warnings(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-                           str(REPO / "docs"), str(tmp_path / "html")],
-                          capture_output=True, text=True, timeout=300)
+    done = build(REPO / "docs", tmp_path / "html")
     assert done.returncode == 0, done.stderr
     for page in ("index", "introduction", "quickstart", "installation", "documents", "tasks",
-                 "requirements", "nodes", "api", "troubleshooting", "egret", "notifications"):
+                 "requirements", "nodes", "api", "troubleshooting", "egret", "notifications", "cli", "settings"):
         assert (tmp_path / "html" / f"{page}.html").exists(), page
     api = (tmp_path / "html" / "api.html").read_text()
     assert "DirtCouchDB" in api and "check_requirements" in api and "round_robin" in api
+
+    # The references hold every command, option and setting the code has.
+    cli = text_of(tmp_path / "html" / "cli.html")
+    for group, prog in ((dirt_cli, "dirt"), (egret_cli, "egret")):
+        for context, command in _commands(click.Context(group, info_name=prog)):
+            assert f"{context.command_path} " in cli, context.command_path
+            for param in command.params:
+                for opt in getattr(param, "opts", []):
+                    if opt.startswith("-"):
+                        assert opt in cli, (context.command_path, opt)
+    assert "Exit codes: 0 success" in cli and "DIRT_COUCHDB_DBNAME" in cli
+    settings = text_of(tmp_path / "html" / "settings.html")
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        assert f"{f.name} = {default!r}" in settings, f.name
+    assert "DIRT_COUCHDB_HOST in the environment overrides it" in settings
+
+
+def _commands(context):
+    for name in context.command.list_commands(context):
+        command = context.command.get_command(context, name)
+        sub = click.Context(command, info_name=name, parent=context)
+        yield sub, command
+        if isinstance(command, click.Group):
+            yield from _commands(sub)
+
+
+def test_a_setting_without_a_description_fails_the_build(tmp_path):
+    """The settings reference cannot silently leave a new setting out."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mysettings.py").write_text(
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass S:\n"
+        "    described: int = 1   # a setting with a description\n"
+        "    #: one described above\n    above: str = 'x'\n"
+        "    forgotten: float = 2.0\n")
+    (tmp_path / "src" / "conf.py").write_text(
+        f"import sys\nsys.path[:0] = [{str(tmp_path / 'src')!r}, {str(REPO / 'docs' / '_ext')!r}]\n"
+        "extensions = ['reference']\n")
+    (tmp_path / "src" / "index.rst").write_text("Settings\n========\n\n.. settings-reference:: mysettings:S\n")
+    done = build(tmp_path / "src", tmp_path / "out")
+    assert done.returncode != 0
+    assert "setting forgotten of mysettings:S has no description" in done.stderr
+    (tmp_path / "src" / "mysettings.py").write_text(
+        (tmp_path / "src" / "mysettings.py").read_text().replace("2.0\n", "2.0  # now described\n"))
+    assert build(tmp_path / "src", tmp_path / "out2").returncode == 0
+    page = text_of(tmp_path / "out2" / "index.html")
+    assert "described = 1" in page and "One described above." in page and "Now described." in page
 
 
 def test_check_requirements_example():

@@ -33,6 +33,8 @@ dirt serve
 def test_the_block_is_the_one_the_docs_print():
     page = (REPO / "docs" / "quickstart.rst").read_text()
     assert "".join(f"    $ {line}\n" for line in QUICK_START_2012.splitlines()) in page
+    readme = (REPO / "README.md").read_text()
+    assert "".join(f"    {line}\n" for line in QUICK_START_2012.splitlines()) in readme
     if SEED.exists():  # the 2012 docs, where this checkout has them
         assert "".join(f"$ {line}\n" for line in QUICK_START_2012.splitlines()) in SEED.read_text()
 
