@@ -1,7 +1,8 @@
 """The ``egret`` command: the only part of egret that prints, prompts or exits.
 
 Each command is a thin wrapper over a library function (:mod:`egret.compiler`,
-:mod:`egret.push`, :mod:`egret.data`, :mod:`egret.watch`). Every
+:mod:`egret.push`, :mod:`egret.data`, :mod:`egret.watch`, :mod:`egret.create`,
+:class:`egret.couch.Couch` for ``createdb``). Every
 :class:`~egret.errors.EgretError` becomes one line on stderr and exit status 1.
 
 egret talks to CouchDB with httpx rather than the ``couchdb`` PyPI client:
