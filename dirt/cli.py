@@ -132,8 +132,7 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     started there first; it keeps running after dirt serve stops (`dirt db
     stop` stops it). Without --embedded, dirt serve never starts a server.
     """
-    from .notify import Notifier
-    from .scheduler import Scheduler
+    from .server import build_server
 
     project = load_project(project_dir)
     configure(project.settings.project_name, project.log_path, verbose)
@@ -141,16 +140,16 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     if embedded:
         _start_embedded_for(project.settings.couchdb_host)
     db = open_database(project)
-    notifier = Notifier(db, project.settings)
-    scheduler = Scheduler(db, project, on_final=notifier.task_final)
+    server = build_server(project, db)
+    scheduler = server.scheduler
     stop = threading.Event()
     presses = {"n": 0}
 
     def on_interrupt(signum, frame):  # noqa: ARG001 (signal handler signature)
         presses["n"] += 1
         if signum == signal.SIGINT and presses["n"] == 1 and scheduler.runs:
-            log.warning("stopping: letting %d running tasks finish (Ctrl-C again to hand them back now)",
-                        len(scheduler.runs))
+            log.warning("stopping: letting %d running %s finish (Ctrl-C again to hand them back now)",
+                        len(scheduler.runs), "task" if len(scheduler.runs) == 1 else "tasks")
             scheduler.stop_dispatching()
             return
         stop.set()
@@ -158,11 +157,10 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     signal.signal(signal.SIGINT, on_interrupt)
     signal.signal(signal.SIGTERM, on_interrupt)
     try:
-        notifier.start()
-        scheduler.start()
+        server.start()
         last_report, last_line = time.monotonic(), ""
         while not stop.is_set():
-            scheduler.step()
+            scheduler.step(timeout=0.2)
             if time.monotonic() - last_report > PROGRESS_EVERY:
                 last_report, line = time.monotonic(), scheduler.progress()
                 if line != last_line:
@@ -173,11 +171,10 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
             if not scheduler.dispatching and not scheduler.runs:
                 break
         if scheduler.runs:
-            log.warning("handing back %d running tasks", len(scheduler.runs))
-            scheduler.hand_back()
+            log.warning("handing back %d running %s", len(scheduler.runs),
+                        "task" if len(scheduler.runs) == 1 else "tasks")
     finally:
-        scheduler.close()
-        notifier.close()
+        server.close()
     log.info("dirt serve stopped")
 
 

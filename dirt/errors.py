@@ -33,6 +33,12 @@ class CouchError(DirtError):
         self.status = status
         self.error = error
 
+    @property
+    def permanent(self) -> bool:
+        """A refusal that retrying will not change (as opposed to an unreachable or failing server)."""
+        return (self.status is not None and 400 <= self.status < 500 and self.status not in (401, 408, 409, 429)) \
+            or self.error in ("forbidden", "too_large", "bad_request", "doc_validation")
+
 
 class Unreachable(CouchError):
     """No answer from the CouchDB server (refused, timed out, DNS)."""

@@ -1,6 +1,6 @@
 """Following a database's ``_changes`` feed, forever, in a background thread.
 
-The follower first reads every change since the start (in batches, with the
+The follower first reads every change after ``since`` (in batches, with the
 documents), says when it has caught up, then long-polls for new changes. If
 CouchDB goes away it reports that once, retries with backoff, and resumes from
 the last sequence it saw, so nothing is missed and nothing stops. Sequence
@@ -17,13 +17,15 @@ from typing import Any
 
 from .couch import Database
 from .errors import CouchError
+from .events import CaughtUp, DatabaseDown, DatabaseUp, DocChanged
 
 log = logging.getLogger(__name__)
 
 
 class ChangesFollower(threading.Thread):
-    """Puts ``("doc", doc)``, ``("caught_up", seq)``, ``("db_down", why)`` and
-    ``("db_up", None)`` events on ``events`` until :meth:`stop` is called."""
+    """Puts :class:`~dirt.events.DocChanged`, :class:`~dirt.events.CaughtUp`,
+    :class:`~dirt.events.DatabaseDown` and :class:`~dirt.events.DatabaseUp`
+    events on ``events`` until :meth:`stop` is called, starting after ``since``."""
 
     def __init__(self, db: Database, events: "queue.Queue[tuple[str, Any]]", since: Any = 0,
                  batch: int = 500, poll_timeout: float = 20.0, settle: float = 0.02):
@@ -53,13 +55,13 @@ class ChangesFollower(threading.Thread):
             except CouchError as exc:
                 if down_since is None:
                     down_since = time.monotonic()
-                    self.events.put(("db_down", str(exc)))
+                    self.events.put(DatabaseDown(str(exc)))
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             if down_since is not None:
                 down_since = None
-                self.events.put(("db_up", None))
+                self.events.put(DatabaseUp())
             backoff = 0.5
             results = answer.get("results") or []
             for change in results:
@@ -67,11 +69,11 @@ class ChangesFollower(threading.Thread):
                 if doc is None and change.get("deleted"):
                     doc = {"_id": change.get("id"), "_deleted": True}
                 if isinstance(doc, dict):
-                    self.events.put(("doc", doc))
+                    self.events.put(DocChanged(doc))
             self.since = answer.get("last_seq", self.since)
             if not caught_up and len(results) < self.batch:
                 caught_up = True
-                self.events.put(("caught_up", self.since))
+                self.events.put(CaughtUp(self.since))
             elif caught_up and results and self.settle:
                 # Busy: let a few more changes gather before asking again, so
                 # a burst costs one request instead of one per change.

@@ -15,21 +15,33 @@ always answer in request order), so one batch never holds the same id twice.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .couch import Database
 from .errors import Conflict, CouchError, Unauthorized
 
+log = logging.getLogger(__name__)
+
 
 class _Write:
-    __slots__ = ("doc", "done", "error")
+    __slots__ = ("doc", "done", "error", "callback")
 
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict, callback: Callable[[dict | CouchError], None] | None = None):
         self.doc = doc
         self.done = threading.Event()
         self.error: CouchError | None = None
+        self.callback = callback
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.callback is not None:
+            try:
+                self.callback(self.error if self.error else self.doc)
+            except Exception:   # a caller's bug must not stop the writer
+                log.exception("a write's callback failed")
 
 
 class GroupCommit:
@@ -52,10 +64,19 @@ class GroupCommit:
 
     def save_many(self, docs: Sequence[dict]) -> list[dict | CouchError]:
         """Save several documents; for each, the saved doc or the error it got."""
-        writes = []
-        for doc in docs:
-            doc.setdefault("_id", uuid.uuid4().hex)
-            writes.append(_Write(doc))
+        writes = self._enqueue([_Write(doc) for doc in docs])
+        for write in writes:
+            write.done.wait()
+        return [write.error if write.error else write.doc for write in writes]
+
+    def submit(self, doc: dict, callback: Callable[[dict | CouchError], None]) -> None:
+        """Save ``doc`` without waiting; ``callback`` gets the saved doc or the
+        error, in the writer's thread (it must not block)."""
+        self._enqueue([_Write(doc, callback)])
+
+    def _enqueue(self, writes: list[_Write]) -> list[_Write]:
+        for write in writes:
+            write.doc.setdefault("_id", uuid.uuid4().hex)
         with self._cond:
             if self._closed:
                 raise CouchError("the database writer is closed")
@@ -64,9 +85,7 @@ class GroupCommit:
                 self._sender = threading.Thread(target=self._send_loop, name="groupcommit", daemon=True)
                 self._sender.start()
             self._cond.notify()
-        for write in writes:
-            write.done.wait()
-        return [write.error if write.error else write.doc for write in writes]
+        return writes
 
     def close(self) -> None:
         with self._cond:
@@ -106,7 +125,7 @@ class GroupCommit:
                 return
             for write in batch:
                 write.error = exc
-                write.done.set()
+                write.finish()
             return
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         for write in batch:
@@ -123,4 +142,4 @@ class GroupCommit:
             else:
                 write.error = CouchError(f"document {write.doc['_id']} not saved: {answer.get('error')}: "
                                          f"{answer.get('reason')}", None, answer.get("error"))
-            write.done.set()
+            write.finish()

@@ -14,8 +14,10 @@ a prefix of ``platform.platform()``) must match the node's too.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import RequirementError
 
@@ -61,18 +63,22 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+# Words are separated by ASCII white space, as validate_doc_update.js splits them.
+_WORDS = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def parse_requirement(text: Any) -> Requirement:
     """Parse one rule; RequirementError says what is wrong with a malformed one."""
     if not isinstance(text, str):
         raise RequirementError(f"requirement {text!r} is not a string")
-    words = text.split()
+    words = [w for w in _WORDS.split(text) if w]
     if len(words) >= 3 and words[1] in ("is", "not"):
         return Requirement(words[0], words[1], " ".join(words[2:]))
     if len(words) >= 3 and words[-2] in ("in", "not_in"):
         return Requirement(words[-1], words[-2], " ".join(words[:-2]))
     raise RequirementError(
-        f"requirement {text!r} is not understood: use 'KEY is VALUE', 'KEY not VALUE', "
-        "'VALUE in KEY' or 'VALUE not_in KEY'")
+        f"requirement {json.dumps(text, ensure_ascii=False)} is not understood: use 'KEY is VALUE', "
+        "'KEY not VALUE', 'VALUE in KEY' or 'VALUE not_in KEY'")
 
 
 def parse_requirements(requires: Any) -> list[Requirement]:
@@ -80,7 +86,7 @@ def parse_requirements(requires: Any) -> list[Requirement]:
     if requires is None:
         return []
     if isinstance(requires, str):
-        requires = [requires]
+        raise RequirementError(f"requires must be a list of strings, not one string: write [{json.dumps(requires)}]")
     if not isinstance(requires, list):
         raise RequirementError(f"requires must be a list of strings, not {type(requires).__name__}")
     return [parse_requirement(item) for item in requires]
@@ -101,15 +107,16 @@ def platform_mismatch(wanted: Any, sys_info: dict[str, Any]) -> str | None:
     return f"platform is {sys_platform or long_platform or 'unknown'}, not {wanted}"
 
 
-def mismatch(task: dict, sys_info: dict[str, Any]) -> str | None:
-    """None if a node with ``sys_info`` may run ``task``, else the first reason it may not.
+def mismatch(platform: Any, rules: Sequence[Requirement], sys_info: dict[str, Any]) -> str | None:
+    """None if a node with ``sys_info`` may run a task with this ``platform``
+    and these parsed ``requires`` rules, else the first reason it may not.
 
-    Raises RequirementError for a malformed ``platform`` or ``requires``.
+    Raises RequirementError for a ``platform`` that is not a string.
     """
-    reason = platform_mismatch(task.get("platform"), sys_info)
+    reason = platform_mismatch(platform, sys_info)
     if reason:
         return reason
-    for rule in parse_requirements(task.get("requires")):
+    for rule in rules:
         reason = rule.check(sys_info)
         if reason:
             return f"{reason} (requires {rule})"

@@ -5,28 +5,43 @@ connection, or a local process for ``localhost``/``popen``), opened once and
 kept. Tasks never run in the master: each runs in a *worker* process that the
 master starts on the node (an execnet ``popen//via=master`` gateway), so no
 task pays an SSH handshake and two tasks running at once never share a process.
-A worker runs one task at a time and is reused for later ones: before each
-task it gets back its original working directory, environment and
-``sys.path``, and each task runs in a fresh temporary directory, removed when
-the worker starts its next task or exits. A
-worker whose task timed out or crashed is killed (with any processes the task
-started) and replaced.
 
-Failures are reported as exceptions carrying what a person needs:
-:class:`TaskRaised` (the remote traceback), :class:`TaskTimedOut`,
-:class:`TaskCrashed` (the worker died, the node is fine) and
-:class:`~dirt.errors.NodeUnreachable` (the node or its connection is gone).
+A worker runs one task at a time and is kept for later ones. It runs a small
+resident loop (:data:`_WORKER_LOOP`): dirt sends it one message per task
+(the module's source the first time it is seen, then only its sha256; the
+kwargs; the environment) and it answers with one message, so a task costs one
+round trip, as little as a bare ``remote_exec``. Before each task the worker
+gets back its original working directory, environment and ``sys.path`` and
+makes a fresh temporary directory (removed before the next task and at exit).
+
+The module runs as the 2012 docs describe, with ``__name__ ==
+'__channelexec__'`` and a ``channel`` whose ``receive()`` gives the task its
+kwargs and whose ``send()`` gives dirt its result. While it runs, file
+descriptors 1 and 2 go to a pipe, so what the task prints (and what programs
+it starts print) is captured, in order, and passed to ``on_output`` in
+timestamped chunks as it comes; outside tasks they go to /dev/null.
+
+A worker is a process group leader: a task that timed out or was killed dies
+with every process it started, and its worker is replaced.
+
+Failures are exceptions carrying what a person needs: :class:`TaskRaised`
+(the traceback, with the task's own file and lines), :class:`TaskTimedOut`,
+:class:`NoResult` (the module never sent one), :class:`TaskCrashed` (the
+worker died, the node is fine) and :class:`~dirt.errors.NodeUnreachable` (the
+node or its connection is gone).
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import logging
-import re
 import signal
 import subprocess
 import threading
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import execnet
 
@@ -34,12 +49,14 @@ from .errors import DirtError, NodeUnreachable
 
 log = logging.getLogger(__name__)
 
+OutputSink = Callable[[list[tuple[float, str]]], None]
+
 
 class TaskRaised(DirtError):
     """The task's code raised; ``traceback`` is the remote traceback text."""
 
-    def __init__(self, traceback: str, source: str | None = None, filename: str | None = None):
-        self.traceback = readable_traceback(traceback, source, filename)
+    def __init__(self, traceback: str):
+        self.traceback = traceback.strip()
         last = self.traceback.splitlines()[-1] if self.traceback else "unknown error"
         super().__init__(f"the task raised {last}")
 
@@ -52,50 +69,165 @@ class TaskTimedOut(DirtError):
         self.seconds = seconds
 
 
+class NoResult(DirtError):
+    """The task's module ran to its end without sending a result."""
+
+    def __init__(self) -> None:
+        super().__init__("the task module ran to its end without sending a result: a task must end with "
+                         "channel.send({'success': True or False, ...}) when __name__ == '__channelexec__' "
+                         "(see docs/tasks.rst)")
+
+
 class TaskCrashed(DirtError):
     """The worker process died while running the task (the node itself answers)."""
 
 
-# Runs once in every new worker: remember what to restore between tasks, and
-# become a process group leader so a timed-out task's children die with it.
-_WORKER_INIT = """
-import atexit, os, shutil, sys, types
-state = types.ModuleType("_dirt_worker")
-state.cwd = os.getcwd()
-state.environ = dict(os.environ)
-state.path = list(sys.path)
-state.workdir = None
-sys.modules["_dirt_worker"] = state
-atexit.register(lambda: state.workdir and shutil.rmtree(state.workdir, ignore_errors=True))
+# The worker's resident loop, run once in every new worker process.
+_WORKER_LOOP = r'''
+import codecs, hashlib, linecache, os, platform, shutil, sys, tempfile, threading, time, traceback
+
+orig_cwd, orig_env, orig_path = os.getcwd(), dict(os.environ), list(sys.path)
+workdir = [None]
 try:
-    os.setsid()
+    os.setsid()   # a process group of its own: killing it kills what the task started
 except (AttributeError, OSError):
     pass
-# A task's (and its programs') stray stderr must not land in dirt serve's terminal.
 devnull = os.open(os.devnull, os.O_WRONLY)
+os.dup2(devnull, 1)   # outside a task, stray output goes nowhere (never to dirt serve's terminal)
 os.dup2(devnull, 2)
-os.close(devnull)
-channel.send(os.getpid())
-"""
 
-# Before each task: put back what the previous task changed (working
-# directory, environment, sys.path) and remove its directory, then make a
-# fresh directory and set the task's environment. Doing the clean-up here,
-# not after each task, saves a round trip per task.
-_TASK_SETUP = """
-import os, shutil, sys, tempfile, _dirt_worker as state
-env = channel.receive()
-if state.workdir:
-    os.chdir(state.cwd)
+
+def clean():
+    if workdir[0]:
+        os.chdir(orig_cwd)
+        shutil.rmtree(workdir[0], ignore_errors=True)
+        workdir[0] = None
+
+
+import atexit
+atexit.register(clean)
+output = channel.receive()   # the channel that carries captured output back
+channel.send({"pid": os.getpid(), "python": platform.python_version(), "platform": platform.platform()})
+
+
+class TaskChannel(object):
+    """The `channel` a task module sees: receive() gives its kwargs, send() its result."""
+
+    def __init__(self, kwargs, gateway):
+        self.gateway = gateway
+        self._kwargs = [kwargs]
+        self.results = []
+
+    def receive(self, timeout=None):
+        if not self._kwargs:
+            raise EOFError("dirt sends a task one message: its kwargs")
+        return self._kwargs.pop()
+
+    def send(self, item):
+        self.results.append(item)
+
+    def isclosed(self):
+        return False
+
+    def close(self, error=None):
+        pass
+
+
+class Capture(object):
+    """fds 1 and 2 into a pipe while a task runs; chunks sent on `output`, at most every 0.25 s."""
+
+    def __init__(self, task_id):
+        self.task_id = task_id
+        self.read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        self.pending = []
+        self.lock = threading.Lock()
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.thread = threading.Thread(target=self.read)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def read(self):
+        last = 0.0
+        while True:
+            try:
+                data = os.read(self.read_fd, 65536)
+            except OSError:
+                data = b""
+            now = time.time()
+            text = self.decoder.decode(data, final=not data)
+            with self.lock:
+                if text:
+                    self.pending.append((now, text))
+                if not data or now - last >= 0.25:
+                    last = now
+                    self.flush_locked()
+            if not data:
+                return
+
+    def flush_locked(self):
+        if self.pending:
+            chunks, self.pending = self.pending, []
+            try:
+                output.send((self.task_id, chunks))
+            except Exception:
+                pass
+
+    def stop(self):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os.dup2(devnull, 1)   # the task's (and its children's) last writer closes: EOF on the pipe
+        os.dup2(devnull, 2)
+        self.thread.join(5.0)
+        if not self.thread.is_alive():   # else a process the task left behind holds the pipe: leave it be
+            os.close(self.read_fd)
+
+
+codes = {}
+while True:
+    try:
+        job = channel.receive()
+    except EOFError:
+        break
+    if job is None:
+        break
+    clean()
     os.environ.clear()
-    os.environ.update(state.environ)
-    sys.path[:] = state.path
-    shutil.rmtree(state.workdir, ignore_errors=True)
-state.workdir = tempfile.mkdtemp(prefix="dirt-task-")
-os.chdir(state.workdir)
-os.environ.update(env)
-channel.send(state.workdir)
-"""
+    os.environ.update(orig_env)
+    sys.path[:] = orig_path
+    workdir[0] = tempfile.mkdtemp(prefix="dirt-task-")
+    os.chdir(workdir[0])
+    os.environ.update(job["env"])
+    task_channel = TaskChannel(job["kwargs"], channel.gateway)
+    capture = Capture(job["id"]) if job.get("capture") else None
+    reply = None
+    try:
+        if job.get("source") is not None:
+            source = job["source"]
+            linecache.cache[job["filename"]] = (len(source), None, source.splitlines(True), job["filename"])
+            codes[job["sha"]] = compile(source, job["filename"], "exec")
+        exec(codes[job["sha"]], {"__name__": "__channelexec__", "channel": task_channel})
+    except BaseException:
+        kind, value, tb = sys.exc_info()
+        reply = {"op": "raised", "traceback": "".join(traceback.format_exception(kind, value, tb.tb_next))}
+    finally:
+        if capture is not None:
+            capture.stop()
+    if reply is None:
+        reply = {"op": "done", "result": task_channel.results[0]} if task_channel.results else {"op": "no_result"}
+    try:
+        channel.send(reply)
+    except Exception as exc:
+        channel.send({"op": "unsendable", "error": "%s: %s" % (type(exc).__name__, exc),
+                      "kind": type(task_channel.results[0]).__name__})
+'''
 
 _KILL_GROUP = """
 import os, signal, time
@@ -121,19 +253,77 @@ channel.send(True)
 _PING = "channel.send(True)"
 
 
+@dataclass
+class WorkerInfo:
+    """What a worker says about itself when it starts: provenance of the runs it makes."""
+
+    pid: int
+    python: str
+    platform: str
+
+
 class Worker:
     """One worker process on a node, reached through the node's master gateway."""
 
-    def __init__(self, gateway: execnet.Gateway, pid: int):
+    def __init__(self, gateway: execnet.Gateway, channel: Any, info: WorkerInfo):
         self.gateway = gateway
-        self.pid = pid
+        self.channel = channel
+        self.info = info
+        self.seen: set[str] = set()       # sha256 of the sources this worker has compiled
+
+
+@dataclass
+class RunHandle:
+    """Shared between the thread running a task and whoever may stop it.
+
+    The runner sets ``started`` once the task is on its way to the worker and
+    ``worker`` (its provenance); :meth:`kill` kills the task's process group
+    from any thread (the run then ends in TaskCrashed, with ``killed`` set).
+    """
+
+    started: float | None = None
+    worker: WorkerInfo | None = None
+    killed: bool = False
+    _killer: Callable[[], None] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def kill(self) -> None:
+        with self._lock:
+            self.killed = True
+            killer = self._killer
+        if killer is not None:
+            killer()
+
+    def _arm(self, killer: Callable[[], None]) -> bool:
+        """Install the killer; False if a kill came first (then nothing should start)."""
+        with self._lock:
+            self._killer = killer
+            return not self.killed
+
+    def _disarm(self) -> None:
+        """The task is over: a late kill must not reach the worker (it may run the next task)."""
+        with self._lock:
+            self._killer = None
+
+
+@dataclass
+class Shipment:
+    """A task's code as shipped to a node: its source, a file name for tracebacks, its sha256."""
+
+    source: str
+    filename: str
+    sha256: str
+
+    @classmethod
+    def of(cls, source: str, filename: str) -> "Shipment":
+        return cls(source, filename, hashlib.sha256(source.encode("utf-8")).hexdigest())
 
 
 class NodeConnection:
     """The execnet connection to one node and its pool of worker processes.
 
     ``spec`` is an execnet spec (``ssh=host//python=python3``, ``popen``).
-    Thread-safe: several runner threads may call :meth:`run_task` at once.
+    Thread-safe: several threads may call :meth:`run_task` at once.
     """
 
     def __init__(self, name: str, spec: str, connect_timeout: float = 30.0):
@@ -144,6 +334,7 @@ class NodeConnection:
         self.master: execnet.Gateway | None = None
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
+        self._sinks: dict[str, OutputSink] = {}
 
     def __repr__(self) -> str:
         return f"<NodeConnection {self.name}>"
@@ -170,7 +361,7 @@ class NodeConnection:
     def run_here(self, source: str, kwargs: Any = None, timeout: float = 60.0) -> Any:
         """Run a short module in the master process and return what it sends.
 
-        Used for dirt's own probes (system_info, load), never for user tasks.
+        Used for dirt's own probes (system_info, load, ping), never for user tasks.
         """
         self.open()
         try:
@@ -186,7 +377,7 @@ class NodeConnection:
         except execnet.TimeoutError:
             self.close()
             raise NodeUnreachable(self.name, f"did not answer within {timeout:g} s") from None
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, AttributeError) as exc:
             self.close()
             raise NodeUnreachable(self.name, f"connection lost ({exc or type(exc).__name__})") from None
 
@@ -200,7 +391,8 @@ class NodeConnection:
             return False
 
     def close(self) -> None:
-        """Drop the connection and every worker (nothing raised)."""
+        """Drop the connection and every worker (nothing raised). Runs waiting on
+        the node end at once, in NodeUnreachable."""
         with self._lock:
             self._idle.clear()
             master, self.master = self.master, None
@@ -219,15 +411,29 @@ class NodeConnection:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            master = self.master
+            master, group = self.master, self.group
         if master is None:
             raise NodeUnreachable(self.name, "not connected")
         try:
-            gateway = self.group.makegateway(f"popen//via={master.id}")
-            pid = gateway.remote_exec(_WORKER_INIT).receive(self.connect_timeout)
+            gateway = group.makegateway(f"popen//via={master.id}")
+            channel = gateway.remote_exec(_WORKER_LOOP)
+            output = gateway.newchannel()
+            output.setcallback(self._on_output)
+            channel.send(output)
+            info = channel.receive(self.connect_timeout)
         except Exception as exc:  # execnet fails in many ways when the link dies mid-start
             raise self._lost_or_crashed(f"could not start a worker process: {type(exc).__name__}: {exc}")
-        return Worker(gateway, pid)
+        return Worker(gateway, channel, WorkerInfo(info["pid"], info["python"], info["platform"]))
+
+    def _on_output(self, message: Any) -> None:
+        """In execnet's receiver thread: captured output of a running task."""
+        try:
+            task_id, chunks = message
+            sink = self._sinks.get(task_id)
+            if sink is not None:
+                sink(chunks)
+        except Exception:   # a sink's bug must not kill execnet's receiver thread
+            log.exception("%s: could not pass on a task's output", self.name)
 
     def _give_back(self, worker: Worker) -> None:
         with self._lock:
@@ -241,10 +447,10 @@ class NodeConnection:
         if kill and self.master is not None:
             try:
                 channel = self.master.remote_exec(_KILL_GROUP)
-                channel.send(worker.pid)
+                channel.send(worker.info.pid)
                 channel.receive(10)
             except Exception:
-                log.debug("killing worker %s on %s", worker.pid, self.name, exc_info=True)
+                log.debug("killing worker %s on %s", worker.info.pid, self.name, exc_info=True)
         threading.Thread(target=_quiet_exit, args=(worker.gateway,), daemon=True).start()
 
     def _lost_or_crashed(self, what: str) -> DirtError:
@@ -254,72 +460,57 @@ class NodeConnection:
         self.close()
         return NodeUnreachable(self.name, f"connection lost ({what})")
 
-    def run_task(self, source: str, kwargs: Any, timeout: float, env: dict[str, str] | None = None,
-                 handle: Any = None, filename: str = "<task>") -> Any:
-        """Run task ``source`` in a worker and return the object it sends back.
+    def run_task(self, task_id: str, code: Shipment, kwargs: Any, timeout: float,
+                 env: dict[str, str] | None = None, handle: RunHandle | None = None,
+                 on_output: OutputSink | None = None) -> Any:
+        """Run a task in a worker and return the object its module sent.
 
-        ``kwargs`` (a dict, sent to the task before it runs) is what the
-        seed's kwargs contract receives; tasks that take no arguments ignore
-        it. Raises TaskRaised, TaskTimedOut, TaskCrashed or NodeUnreachable.
-        ``handle``, if given, gets ``started = True`` once the task's code is
-        sent, and a ``killer`` that kills the task's worker from another thread
-        (the task then ends in TaskCrashed). ``filename`` names the task's
-        file in tracebacks.
+        ``kwargs`` (a dict) is what the module's ``channel.receive()`` gives;
+        modules that take no arguments never ask. ``on_output``, if given,
+        receives the task's captured stdout and stderr as ``[(time, text)]``
+        chunks while it runs (in execnet's receiver thread: it must not block),
+        all of them before this returns. Raises TaskRaised, TaskTimedOut,
+        NoResult, TaskCrashed or NodeUnreachable.
         """
+        handle = handle or RunHandle()
         worker = self._take_worker()
-        if handle is not None:
-            handle.killer = lambda: self._discard(worker, kill=True)
-        try:
-            setup = worker.gateway.remote_exec(_TASK_SETUP)
-            setup.send(env or {})
-            setup.receive(self.connect_timeout)
-            channel = worker.gateway.remote_exec(source)
-            if handle is not None:
-                handle.started = True
-            try:
-                channel.send(kwargs if kwargs is not None else {})
-            except OSError:
-                pass   # the task finished without reading kwargs; its result is queued
-            result = channel.receive(timeout)
-        except execnet.RemoteError as exc:
+        if not handle._arm(lambda: self._discard(worker, kill=True)):
             self._give_back(worker)
-            raise TaskRaised(exc.formatted, source, filename) from None
+            raise TaskCrashed("the task was stopped before it started")
+        job = {"id": task_id, "sha": code.sha256, "filename": code.filename, "kwargs": kwargs or {},
+               "env": env or {}, "capture": on_output is not None,
+               "source": None if code.sha256 in worker.seen else code.source}
+        if on_output is not None:
+            self._sinks[task_id] = on_output
+        handle.worker = worker.info
+        handle.started = time.time()
+        try:
+            worker.channel.send(job)
+            worker.seen.add(code.sha256)
+            reply = worker.channel.receive(timeout)
         except execnet.TimeoutError:
             self._discard(worker, kill=True)
             raise TaskTimedOut(timeout) from None
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, execnet.RemoteError) as exc:
             self._discard(worker, kill=True)
+            if handle.killed:
+                raise TaskCrashed("the task was killed") from None
             raise self._lost_or_crashed(f"the worker process ended without a result ({exc or type(exc).__name__})")
+        finally:
+            handle._disarm()
+            self._sinks.pop(task_id, None)
         self._give_back(worker)
-        return result
-
-
-def readable_traceback(text: str, source: str | None, filename: str | None) -> str:
-    """A remote traceback with execnet's own frame removed and the task's
-    frames naming its file and showing its source lines."""
-    lines = source.splitlines() if source else []
-    out = []
-    skip_next = False
-    for line in text.strip().splitlines():
-        if skip_next:
-            skip_next = False
-            if line.startswith("    "):
-                continue
-        match = _FRAME.match(line)
-        if match and match.group(1) == "<string>" and "executetask" in line:
-            skip_next = True
-            continue
-        if match and match.group(1) == "<remote exec>" and filename:
-            out.append(line.replace('"<remote exec>"', f'"{filename}"'))
-            number = int(match.group(2))
-            if 0 < number <= len(lines):
-                out.append("    " + lines[number - 1].strip())
-            continue
-        out.append(line)
-    return "\n".join(out)
-
-
-_FRAME = re.compile(r'\s*File "([^"]+)", line (\d+)')
+        op = reply.get("op") if isinstance(reply, dict) else None
+        if op == "done":
+            return reply.get("result")
+        if op == "raised":
+            raise TaskRaised(reply.get("traceback") or "")
+        if op == "no_result":
+            raise NoResult()
+        if op == "unsendable":
+            raise TaskRaised(f"the task sent back a {reply.get('kind')}, which cannot be sent from the node "
+                             f"(send dicts, lists, strings, numbers, booleans, None or bytes): {reply.get('error')}")
+        raise TaskCrashed(f"the worker answered {reply!r}")
 
 
 @contextlib.contextmanager

@@ -1,123 +1,123 @@
-"""The dirt server: follow the database, place waiting tasks on nodes, record outcomes.
+"""The dirt server's loop: follow the database, place waiting tasks, keep track of runs.
 
-One :class:`Scheduler` runs one loop (:meth:`Scheduler.step`, or
-:meth:`Scheduler.run` until stopped or idle). Everything arrives as an event
-on one queue: changed documents from the ``_changes`` follower, node
-connections that came up or went down, and finished runs. The loop applies
-them, then dispatches: for each waiting task, in priority order, it checks the
-task (its module under ``tasks/``, its ``requires``, ``kwargs``), picks a
-matching node with a free slot through the balancer, and *claims* the task
-with a revision-checked write that also takes a lease. A 409 means another
-server took it first. Each claimed task runs in a thread of its own that
-executes it on the node (:mod:`dirt.runner`) and writes the outcome in one
-revision-checked write. While it runs, the loop renews its lease; a task whose
-lease ran out (its server died) is put back to waiting by whoever notices,
-and a task whose node was lost is retried elsewhere, up to ``max_attempts``.
+One :class:`Scheduler` runs one loop, :meth:`Scheduler.step` (or
+:meth:`Scheduler.run` until stopped, or until idle). Everything arrives as a
+small event on one queue (:mod:`dirt.events`): changed documents from the
+``_changes`` follower, nodes that came up or went down, runs that left their
+slot, outcomes that were written. The loop applies them, then dispatches:
+:class:`~dirt.placement.Placer` decides which waiting task goes to which node,
+and the round's claims (revision-checked writes that take a lease), new
+waiting reasons and errors go to CouchDB in one request. A 409 on a claim
+means another server took the task first. Each claimed task goes to its
+node's :class:`~dirt.attempts.Slots`, which run it and hand the outcome to
+the :class:`~dirt.outcomes.OutcomeWriter`.
 
-Threads: the loop, the changes follower, one per running task, one per node
-connection being opened. Document writes for one task are serialized by that
-run's lock; the loop never blocks on a node.
+The parts, each in its own module: the waiting queue (:mod:`dirt.waiting`),
+the node pool (:mod:`dirt.nodepool`), placement, attempts and slots, the
+outcome writer, heartbeats and lease recovery (:mod:`dirt.heartbeat`,
+:mod:`dirt.leases`), and the document transitions (:mod:`dirt.transitions`).
+This module only holds them together; :func:`dirt.server.build_server` builds
+the whole from settings.
+
+The clock is injected (``clock``); :meth:`step` takes ``now`` for tests that
+drive it.
 """
 from __future__ import annotations
 
-import copy
 import logging
-import os
 import queue
-import socket
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
+from collections import Counter
 from typing import Any, Callable
 
-from . import documents
-from .balance import make_balancer
+from . import snapshot, transitions
+from .attempts import Executor, Outcome, Run, Slots
 from .couch import Database
-from .documents import TaskState
-from .errors import Conflict, CouchError, DirtError, NodeUnreachable, RequirementError, TaskNameError
+from .documents import TaskState, is_node, is_task
+from .errors import Conflict, CouchError, DirtError, TaskNameError
+from .events import (CaughtUp, DatabaseDown, DatabaseUp, DocChanged, LoadRead, NodeDown, NodeUp, OutcomeWritten,
+                     RunFinished)
 from .feed import ChangesFollower
 from .groupcommit import GroupCommit
-from .nodes import NodeState, core_task_source, gateway_spec, node_id
-from .requirements import mismatch, parse_requirements
-from .runner import NodeConnection, TaskCrashed, TaskRaised, TaskTimedOut
+from .heartbeat import Heartbeat, ServerWatch, is_server
+from .leases import lost_server
+from .nodepool import NodePool
+from .outcomes import OutcomeWriter
+from .placement import Placer
+from .runner import Shipment
 from .settings import Project
-from .taskfiles import resolve_task, task_source
+from .taskdoc import TaskDoc, parse_task
+from .taskfiles import TaskFiles
+from .waiting import WaitingQueue
 
 log = logging.getLogger(__name__)
 
-PING_INTERVAL = 15.0
-LAST_SEEN_INTERVAL = 60.0
-
-
-@dataclass
-class TaskRun:
-    """One attempt of one task, run by this server."""
-
-    task_id: str
-    doc: dict                       # our latest copy (its _rev is current while we hold the lease)
-    node: NodeState
-    attempt: int
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    abandoned: bool = False          # the lease was lost or the task cancelled: write nothing
-    finished: bool = False
-    handle: Any = None               # the runner's handle on the worker (to kill it)
-    thread: threading.Thread | None = None
+RECOVERY_INTERVAL = 1.0       # seconds between looks for tasks whose server is gone
+REFRESH_INTERVAL = 300.0      # seconds between refreshes of dirt-serve's view while serving
+TURNED_DOWN_RETRY = 5.0       # seconds before nodes the balancer declined are offered again
 
 
 class Scheduler:
-    """Runs a project's tasks from its database on its nodes.
+    """Runs a project's tasks from its database on its nodes; built by :func:`dirt.server.build_server`."""
 
-    ``clock`` (wall time, seconds) is injectable so tests can expire leases
-    without waiting. Call :meth:`run` (or :meth:`step` repeatedly).
-    """
-
-    def __init__(self, db: Database, project: Project, *, clock: Callable[[], float] = time.time,
-                 server_id: str | None = None, on_final: Callable[[dict], None] | None = None):
+    def __init__(self, db: Database, project: Project, *, server_id: str, events: "queue.Queue[Any]",
+                 writer: GroupCommit, pool: NodePool, waiting: WaitingQueue, placer: Placer,
+                 executor: Executor, outcomes: OutcomeWriter, heartbeat: Heartbeat, watch: ServerWatch,
+                 taskfiles: TaskFiles, clock: Callable[[], float] = time.time,
+                 on_final: Callable[[dict], None] | None = None):
         self.db = db
-        self.on_final = on_final   # told of every task document this server moved to a final state
-        self.finished: dict[str, int] = {}   # final states reached since start, by state
         self.project = project
         self.settings = project.settings
+        self.server_id = server_id
+        self.events = events
+        self.writer = writer
+        self.pool = pool
+        self.waiting = waiting
+        self.placer = placer
+        self.executor = executor
+        self.outcomes = outcomes
+        self.heartbeat = heartbeat
+        self.watch = watch
+        self.taskfiles = taskfiles
         self.clock = clock
-        self.server_id = server_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.events: "queue.Queue[tuple[str, Any]]" = queue.Queue()
-        self.tasks: dict[str, dict] = {}         # unfinished tasks not run by us (waiting, or running elsewhere)
-        self.runs: dict[str, TaskRun] = {}       # tasks this server is running
-        self.nodes: dict[str, NodeState] = {}    # by node name
-        self.balancer = make_balancer(self.settings.load_balancer, self._read_load, self.settings.load_margin)
+        self.on_final = on_final
+        self.runs: dict[str, Run] = {}            # our attempts, from claim until their outcome is written
+        self.slots: dict[str, Slots] = {}         # by node name
+        self.finished: Counter = Counter()        # final states reached since start, by state
         self.follower: ChangesFollower | None = None
         self.caught_up = False
         self.db_down: str | None = None
         self.dispatching = True
-        self._last_renew = 0.0
-        self._checked: dict[tuple[str, str], str | None] = {}   # (id, rev) -> problem with the task
-        self._matches: dict[tuple, tuple[list[NodeState], str | None]] = {}  # (id, rev, nodes version)
-        self._nodes_version = 0                                  # bumped when any node changes
+        self._dirty = True
+        self._redispatch_at = 0.0
         self._last_recovery = 0.0
-        self._order: list[str] = []                              # waiting task ids in dispatch order
-        self._order_stale = True
-        self._fresh: set[str] = set()                            # waiting tasks changed since last round
-        self._sources: dict[Any, tuple[int, str]] = {}           # task file -> (mtime, source)
-        self._finished_revs: dict[str, int] = {}                 # task id -> last rev our runs wrote
-        self.writer = GroupCommit(db)
-        self._redispatch_at = 0.0                                # when to look again at turned-down tasks
-        self._dirty = True                                       # something changed since last dispatch
+        self._last_refresh = 0.0
+        self._warned: set[tuple[str, str]] = set()
+        self._written: dict[str, int] = {}        # task id -> revision our last outcome wrote (late echoes)
 
-    # -- lifecycle --------------------------------------------------------------------
+    # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        """Start following the database."""
+        """Read what is unfinished and start following the database."""
         log.info("Connected to db at %s", self.db.url)
-        self.follower = ChangesFollower(self.db, self.events)
+        since: Any = 0
+        try:
+            loaded = snapshot.load(self.db)
+        except CouchError as exc:
+            log.warning("could not read the unfinished tasks from _design/%s (%s); reading the whole history",
+                        snapshot.DESIGN, exc)
+            loaded = None
+        if loaded is not None:
+            since, docs = loaded
+            for doc in docs:
+                self._on_doc(doc)
+        self._last_refresh = self.clock()
+        self.follower = ChangesFollower(self.db, self.events, since=since)
         self.follower.start()
 
     def run(self, until_idle: bool = False, stop: threading.Event | None = None,
             idle_timeout: float | None = None) -> None:
-        """Loop until ``stop`` is set, or (``until_idle``) nothing is left to do.
-
-        Idle means: caught up with the database, nothing running, and no
-        waiting task that a connected node could take.
-        """
+        """Loop until ``stop`` is set, or (``until_idle``) nothing is left to do."""
         if self.follower is None:
             self.start()
         started = time.monotonic()
@@ -129,16 +129,21 @@ class Scheduler:
                 raise DirtError(f"still busy after {idle_timeout:g} s")
 
     def idle(self) -> bool:
-        if not self.caught_up or self.runs or any(n.connecting for n in self.nodes.values()):
+        """Caught up, nothing of ours running or being written, and no waiting
+        task that a connected node could take now."""
+        if not self.caught_up or self.runs or self.outcomes.busy or self.pool.connecting():
             return False
         if not self.events.empty():
             return False
-        self._count_busy()
-        return not any(self._runnable_now(doc) for doc in self.tasks.values()
-                       if documents.task_state(doc) == TaskState.WAITING.value)
+        room = self._room()
+        if not any(room.values()):
+            return True
+        views = self.pool.views(self._busy(), room)
+        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set())
+        return not plan.claims
 
-    def step(self, timeout: float = 1.0) -> None:
-        """Handle the events that are waiting (or the next one within ``timeout``), then dispatch."""
+    def step(self, now: float | None = None, timeout: float = 1.0) -> None:
+        """Apply the events that are waiting (or the first within ``timeout``), then dispatch."""
         try:
             event = self.events.get(timeout=timeout)
         except queue.Empty:
@@ -149,775 +154,339 @@ class Scheduler:
                 event = self.events.get_nowait()
             except queue.Empty:
                 event = None
-        self._maintain_nodes()
-        self._renew_leases()
-        self._recover_expired()
-        if self._redispatch_at and self.clock() >= self._redispatch_at:
+        now = self.clock() if now is None else now
+        self.pool.maintain(now, busy={run.node for run in self.runs.values()})
+        if self.heartbeat.due(now):
+            self.heartbeat.beat(now, list(self.runs), self.pool.summary())
+        if self.caught_up and now - self._last_recovery >= RECOVERY_INTERVAL:
+            self._last_recovery = now
+            self._recover(now)
+        if now - self._last_refresh >= REFRESH_INTERVAL:
+            self._last_refresh = now
+            threading.Thread(target=snapshot.refresh, args=(self.db,), daemon=True, name="refresh").start()
+        if self._redispatch_at and now >= self._redispatch_at:
             self._redispatch_at = 0.0
+            self.waiting.refresh_all()
             self._dirty = True
-            self._fresh.update(self.tasks)
         if self.dispatching and self.caught_up and self.db_down is None and self._dirty:
             self._dirty = False
-            self._dispatch()
+            self._dispatch(now)
 
     def stop_dispatching(self) -> None:
         """Warm stop: start nothing new; running tasks go on to finish."""
         self.dispatching = False
+        for slots in self.slots.values():
+            for run in slots.drain():
+                self._hand_back(run, "not_started", "dirt serve stopped before the task started")
 
-    def hand_back(self) -> None:
-        """Cold stop: kill what runs here and put those tasks back to waiting."""
-        self.dispatching = False
+    def hand_back(self, timeout: float = 10.0) -> int:
+        """Cold stop: kill what runs here and put those tasks back to waiting.
+
+        Gives up writing after ``timeout`` seconds (CouchDB unreachable): those
+        tasks then run again once their lease runs out. How many were left so.
+        """
+        self.stop_dispatching()
         for run in list(self.runs.values()):
-            with run.lock:
-                if run.finished or run.abandoned:
-                    continue
-                run.abandoned = True
-            if run.handle is not None:
-                run.handle.kill()
-            self._write_outcome(run, state=TaskState.WAITING.value, outcome="handed_back",
-                                reason="dirt serve stopped before the task finished; it will run again",
-                                force=True)
-        for run in list(self.runs.values()):
-            if run.thread:
-                run.thread.join(timeout=5)
+            run.stop_with(Outcome("requeue", "handed_back",
+                                  "dirt serve stopped before the task finished", counts=False))
+        deadline = time.monotonic() + timeout
+        while any(run.outcome is None and run.in_slot for run in self.runs.values()) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.outcomes.close(max(0.5, deadline - time.monotonic()))
 
     def close(self) -> None:
-        """Stop following and close every node connection."""
+        """Stop following, say this server stopped, and close every node connection."""
         if self.follower:
             self.follower.stop()
+        for slots in self.slots.values():
+            slots.close()
+        self.outcomes.close(timeout=5.0)
+        self.heartbeat.stop()
         self.writer.close()
-        for node in self.nodes.values():
-            if node.conn:
-                node.conn.close()
+        self.pool.close()
 
-    # -- events -------------------------------------------------------------------------
-    def _handle(self, event: tuple[str, Any]) -> None:
-        kind, payload = event
+    def progress(self) -> str:
+        """One line on where this server stands: finished here by state, running, waiting."""
+        done = ", ".join(f"{n} {s}" for s, n in sorted(self.finished.items())) or "none"
+        return f"finished here: {done}; running {len(self.runs)}; waiting {self.waiting.count_waiting()}"
+
+    # -- events --------------------------------------------------------------------------
+    def _handle(self, event: Any) -> None:
         try:
-            if kind == "doc":
-                self._on_doc(payload)
-            elif kind == "caught_up":
+            if isinstance(event, DocChanged):
+                self._on_doc(event.doc)
+            elif isinstance(event, RunFinished):
+                self._dirty = True      # a slot is free
+            elif isinstance(event, OutcomeWritten):
+                self._on_outcome(event.run, event.doc)
+            elif isinstance(event, NodeUp):
+                if self.pool.on_up(event):
+                    self._nodes_changed(event.name)
+            elif isinstance(event, NodeDown):
+                if self.pool.on_down(event):
+                    self._nodes_changed(event.name)
+                self._requeue_unstarted(event.name, f"node {event.name} was lost: {event.reason}")
+            elif isinstance(event, LoadRead):
+                self.pool.on_load(event)
+            elif isinstance(event, CaughtUp):
                 if not self.caught_up:
-                    log.info("dirt is running: %d unfinished tasks, %d nodes", len(self.tasks), len(self.nodes))
+                    nodes = len(self.pool.nodes)
+                    log.info("dirt is running: %d unfinished %s, %d %s", len(self.waiting),
+                             "task" if len(self.waiting) == 1 else "tasks", nodes, "node" if nodes == 1 else "nodes")
                 self.caught_up = True
                 self._dirty = True
-            elif kind == "db_down":
-                self.db_down = payload
-                log.error("lost the database: %s; retrying", payload)
-            elif kind == "db_up":
+            elif isinstance(event, DatabaseDown):
+                self.db_down = event.reason
+                log.error("lost the database: %s; retrying", event.reason)
+            elif isinstance(event, DatabaseUp):
                 self.db_down = None
                 self._dirty = True
                 log.info("database is back at %s", self.db.url)
-            elif kind == "node_up":
-                self._on_node_up(payload)
-            elif kind == "node_down":
-                self._on_node_down(*payload)
-            elif kind == "run_done":
-                self._on_run_done(payload)
-        except Exception:  # one bad event must never stop the server
-            log.exception("could not handle %s event", kind)
+        except Exception as exc:  # one bad event must never stop the server
+            self._could_not_handle(event, exc)
+
+    def _could_not_handle(self, event: Any, exc: Exception) -> None:
+        """Log a bug once; a task document that caused it ends in error, so nothing waits on it forever."""
+        doc = event.doc if isinstance(event, DocChanged) else None
+        doc_id = doc.get("_id") if isinstance(doc, dict) else None
+        log.exception("could not handle %s%s", type(event).__name__, f" of {doc_id}" if doc_id else "")
+        if not (isinstance(doc, dict) and is_task(doc) and isinstance(doc_id, str)):
+            return
+        try:
+            task = parse_task(doc)
+            if not task.final and doc_id not in self.runs:
+                self.writer.save(transitions.errored(task, f"dirt could not handle this document: "
+                                                           f"{type(exc).__name__}: {exc}", self.clock()))
+                self.waiting.remove(doc_id)
+        except Exception:
+            log.exception("could not record the error on task %s either", doc_id)
 
     def _on_doc(self, doc: dict) -> None:
         doc_id = doc.get("_id")
         if not isinstance(doc_id, str):
             return
         if doc.get("_deleted"):
-            self.tasks.pop(doc_id, None)
+            self.waiting.remove(doc_id)
             run = self.runs.get(doc_id)
-            if run:
-                self._abandon(run, "the task document was deleted")
-            for name, node in list(self.nodes.items()):
-                if node.doc.get("_id") == doc_id:
-                    self._forget_node(name)
+            if run is not None:
+                log.warning("Task %s: stopped here (its document was deleted)", doc_id)
+                run.stop_with(Outcome("drop", "deleted"))
+            if self.pool.forget_doc(doc_id):
+                self._nodes_changed(None)
+            self.watch.forget(doc_id)
             return
-        if documents.is_node(doc):
-            self._on_node_doc(doc)
+        if is_node(doc):
+            self.pool.apply_doc(doc)
+            self._nodes_changed(None)
             return
-        if not documents.is_task(doc):
-            self.tasks.pop(doc_id, None)
+        if is_server(doc):
+            if doc.get("server_id") != self.server_id:
+                self.watch.saw(doc)
             return
+        if not is_task(doc):
+            self.waiting.remove(doc_id)
+            return
+        task = parse_task(doc)
+        self._warn(task)
+        if task.rev_number <= self._written.get(doc_id, 0):
+            return                      # a late echo of a run this server already finished
         run = self.runs.get(doc_id)
         if run is not None:
-            if _rev_number(doc) > _rev_number(run.doc):
-                lease = doc.get("lease") or {}
-                if documents.task_state(doc) == TaskState.CANCELLED.value:
-                    self._abandon(run, "cancelled")
-                elif lease.get("server") != self.server_id or doc.get("attempt") != run.attempt:
-                    self._abandon(run, "another server took it over")
+            self._on_our_task(run, task)
             return
-        known = self.tasks.get(doc_id)
-        if known is not None and _rev_number(doc) < _rev_number(known):
+        if task.final:
+            if self.waiting.remove(doc_id) is not None:
+                self._announce(doc)     # finished elsewhere (another server, a user cancelling)
             return
-        if _rev_number(doc) <= self._finished_revs.get(doc_id, 0):
-            return   # a late echo of a run this server already finished
-        self._dirty = True
-        lease = doc.get("lease")
-        if documents.task_state(doc) == TaskState.RUNNING.value and isinstance(lease, dict) \
-                and lease.get("server") == self.server_id:
-            # Claimed by us, yet we run nothing for it: the claim reached CouchDB
-            # although its answer did not reach us (CouchDB went down meanwhile).
-            self._release_unstarted(doc)
+        if task.running and task.lease is not None and task.lease.server == self.server_id:
+            # Claimed by us, yet nothing of ours runs it: the claim reached CouchDB
+            # though its answer did not reach us (CouchDB went down meanwhile).
+            self._release_unstarted(task)
             return
-        if documents.task_state(doc) in documents.FINAL_STATES:
-            if self.tasks.pop(doc_id, None) is not None:
-                self._announce(doc)   # finished elsewhere (another server, a user cancelling)
-            return
-        self.tasks[doc_id] = doc
-        if documents.task_state(doc) == TaskState.WAITING.value:
-            self._fresh.add(doc_id)
-            if known is None or _priority_key(known) != _priority_key(doc) or \
-                    documents.task_state(known) != TaskState.WAITING.value:
-                self._order_stale = True
-
-    def _release_unstarted(self, doc: dict) -> None:
-        """Put a task we claimed but never started back to waiting, at once."""
-        attempts = [a for a in (doc.get("attempts") or []) if isinstance(a, dict)]
-        if attempts and "outcome" not in attempts[-1]:
-            attempts[-1].update({"ended": self.clock(), "outcome": "not_started",
-                                 "reason": "the claim was written but its answer was lost; nothing ran"})
-        released = dict(doc, attempts=attempts, state=TaskState.WAITING.value)
-        for key in ("lease", "node", "started"):
-            released.pop(key, None)
-        try:
-            self.tasks[doc["_id"]] = self.writer.save(released)
-            self._fresh.add(doc["_id"])
-            self._order_stale = True
-            log.info("Task %s: released a claim that never started", doc["_id"])
-        except CouchError as exc:
-            log.warning("Task %s: could not release an unstarted claim yet (%s)", doc["_id"], exc)
-            self.tasks[doc["_id"]] = doc   # lease recovery will get it
-
-    def _abandon(self, run: TaskRun, why: str) -> None:
-        with run.lock:
-            if run.finished or run.abandoned:
-                return
-            run.abandoned = True
-        log.warning("Task %s: stopped here (%s)", run.task_id, why)
-        if run.handle is not None:
-            run.handle.kill()
-
-    # -- nodes ----------------------------------------------------------------------------
-    def _on_node_doc(self, doc: dict) -> None:
-        self._node_changed()
-        name = doc.get("name") or doc["_id"][len("node:"):]
-        node = self.nodes.get(name)
-        if node is None:
-            self.nodes[name] = NodeState(doc)
+        if self.waiting.put(task):
             self._dirty = True
-            return
-        if _rev_number(doc) < _rev_number(node.doc):
-            return
-        old_spec = node.doc.get("spec")
-        was_enabled = node.enabled
-        node.doc = doc
-        if doc.get("spec") != old_spec and node.conn:
-            node.conn.close()
-            node.conn = None
-        if node.enabled != was_enabled:
-            log.info("node %s %s", name, "enabled" if node.enabled else "disabled")
-        if doc.get("status") == "up" and node.down_reason:
-            node.next_try = 0.0   # someone (updatenodes) reached it: try again now
+
+    def _on_our_task(self, run: Run, task: TaskDoc) -> None:
+        """Someone changed a task we run: a cancel, a take-over, or an edit to keep."""
+        if task.rev_number <= run.task.rev_number or run.outcome is not None:
+            return   # the echo of our own write (or older); once it ended, the outcome writer settles it
+        if task.state == TaskState.CANCELLED.value:
+            log.warning("Task %s: cancelled; stopping it on %s", task.id, run.node)
+            run.task = task
+            run.stop_with(Outcome("cancelled", "cancelled", "cancelled while it ran"))
+        elif not transitions.is_ours(task, self.server_id, run.attempt):
+            log.warning("Task %s: stopped here (another server took it over)", task.id)
+            run.stop_with(Outcome("drop", "taken_over"))
+        else:
+            run.task = task             # an edit to another field: the outcome is written onto it
+
+    def _on_outcome(self, run: Run, doc: dict | None) -> None:
+        self.runs.pop(run.id, None)
         self._dirty = True
+        if doc is None:
+            return
+        task = parse_task(doc)
+        self._written[task.id] = task.rev_number
+        if len(self._written) > 50_000:
+            self._written.pop(next(iter(self._written)))
+        if task.final:
+            self._announce(doc)
+        elif task.waiting:
+            self.waiting.put(task)
 
-    def _node_changed(self) -> None:
-        """Node set or status changed: every waiting task needs a fresh look."""
-        self._nodes_version += 1
-        self._fresh.update(self.tasks)
+    def _nodes_changed(self, name: str | None) -> None:
+        self.waiting.refresh_all()
         self._dirty = True
+        if name is not None and name in self.slots:
+            node = self.pool.nodes.get(name)
+            if node is not None:
+                self.slots[name].resize(node.slots)
 
-    def _forget_node(self, name: str) -> None:
-        self._node_changed()
-        node = self.nodes.pop(name, None)
-        if node and node.conn:
-            node.conn.close()
+    def _warn(self, task: TaskDoc) -> None:
+        for warning in task.warnings:
+            key = (task.id, warning)
+            if key not in self._warned:
+                if len(self._warned) > 100_000:
+                    self._warned.clear()
+                self._warned.add(key)
+                log.warning("Task %s: %s", task.id, warning)
 
-    def _spec(self, node: NodeState) -> str:
-        spec = node.doc.get("spec")
-        return spec if isinstance(spec, str) and spec else gateway_spec(node.name, self.settings)
+    # -- dispatch -------------------------------------------------------------------------
+    def _busy(self) -> dict[str, int]:
+        """Tasks running on each node now, by any server."""
+        busy = self.waiting.busy_elsewhere()
+        for run in self.runs.values():
+            if run.outcome is None:
+                busy[run.node] += 1
+        return busy
 
-    def _maintain_nodes(self) -> None:
-        """Open connections to enabled nodes; ping idle ones now and then."""
-        now = self.clock()
-        for node in self.nodes.values():
-            if not node.enabled or node.connecting:
+    def _room(self) -> dict[str, int]:
+        """How many more tasks this server may claim for each ready node now."""
+        elsewhere = self.waiting.busy_elsewhere()
+        ours: Counter = Counter(run.node for run in self.runs.values() if run.outcome is None)
+        room = {}
+        for name, node in self.pool.nodes.items():
+            if not (node.ready and node.enabled):
                 continue
-            if node.conn is None or not node.conn.connected:
-                if now >= node.next_try:
-                    node.connecting = True
-                    threading.Thread(target=self._connect, args=(node,), daemon=True,
-                                     name=f"connect:{node.name}").start()
-            elif now - node.last_ping > PING_INTERVAL:
-                node.last_ping = now
-                node.connecting = True
-                threading.Thread(target=self._ping, args=(node,), daemon=True, name=f"ping:{node.name}").start()
+            slots = self.slots.get(name)
+            ahead = slots.prefetch() if slots is not None else 0
+            room[name] = max(0, node.slots + ahead - ours[name] - elsewhere[name])
+        return room
 
-    def _connect(self, node: NodeState) -> None:
-        conn = node.conn or NodeConnection(node.name, self._spec(node))
-        try:
-            conn.open()
-        except NodeUnreachable as exc:
-            self.events.put(("node_down", (node.name, exc.reason, conn)))
+    def _dispatch(self, now: float) -> None:
+        """Place waiting tasks on free slots; store why others wait or cannot run."""
+        room = self._room()
+        fresh = self.waiting.take_fresh()
+        views = self.pool.views(self._busy(), room)
+        tasks = self.waiting.waiting(None if any(room.values()) else fresh)
+        decided = self.placer.plan(tasks, views, self.pool.version, fresh)
+        if decided.turned_down:
+            self._redispatch_at = now + TURNED_DOWN_RETRY
+        if not decided:
             return
-        self.events.put(("node_up", (node.name, conn)))
-
-    def _ping(self, node: NodeState) -> None:
-        conn = node.conn
-        if conn is not None and conn.ping(timeout=10.0):
-            self.events.put(("node_up", (node.name, conn)))
-        elif conn is not None:
-            conn.close()
-            self.events.put(("node_down", (node.name, "stopped answering pings", conn)))
-
-    def _on_node_up(self, payload: tuple[str, NodeConnection]) -> None:
-        name, conn = payload
-        node = self.nodes.get(name)
-        if node is None:
-            conn.close()
-            return
-        node.connecting = False
-        first = node.conn is not conn or node.down_reason is not None
-        if first:
-            self._node_changed()
-        node.conn = conn
-        node.down_reason = None
-        now = self.clock()
-        node.last_ping = now
-        if first:
-            log.info("node %s connected", name)
-            self._dirty = True
-        if node.doc.get("status") != "up" or now - float(node.doc.get("last_seen") or 0) > LAST_SEEN_INTERVAL:
-            self._update_node_doc(node, {"status": "up", "last_seen": now}, drop=("down_reason", "down_since"))
-
-    def _on_node_down(self, name: str, reason: str, conn: NodeConnection | None) -> None:
-        node = self.nodes.get(name)
-        if node is None:
-            return
-        node.connecting = False
-        if conn is not None and node.conn is not None and node.conn is not conn:
-            return   # news about a connection we already replaced
-        if node.down_reason != reason:
-            log.error("node %s is down: %s", name, reason)
-        node.down_reason = reason
-        node.conn = None
-        self._node_changed()
-        node.next_try = self.clock() + self.settings.node_retry_interval
-        if node.doc.get("status") != "down" or node.doc.get("down_reason") != reason:
-            self._update_node_doc(node, {"status": "down", "down_reason": reason, "down_since": self.clock()})
-        self._dirty = True
-
-    def _update_node_doc(self, node: NodeState, changes: dict, drop: tuple[str, ...] = ()) -> None:
-        for _ in range(3):
-            doc = dict(node.doc)
-            doc.update(changes)
-            for key in drop:
-                doc.pop(key, None)
+        claims, codes = [], []
+        for task, node in decided.claims:
             try:
-                node.doc = self.db.save(doc)
-                return
-            except Conflict:
-                try:
-                    node.doc = self.db.get(node.doc["_id"])
-                except CouchError:
-                    return
-            except CouchError as exc:
-                log.warning("could not record node %s status: %s", node.name, exc)
-                return
-
-    def _read_load(self, name: str) -> float | None:
-        node = self.nodes.get(name)
-        if node is None or not node.ready:
-            return None
-        try:
-            answer = node.conn.run_here(core_task_source("load"), timeout=10)
-            return float(answer["loadavg"][0])
-        except (DirtError, KeyError, TypeError, ValueError, IndexError):
-            return None
-
-    # -- placement ------------------------------------------------------------------------
-    def _count_busy(self) -> None:
-        """Set each node's ``busy``: tasks running there now, by any server."""
-        elsewhere: dict[str, int] = {}
-        for d in self.tasks.values():
-            if documents.task_state(d) == TaskState.RUNNING.value:
-                elsewhere[d.get("node")] = elsewhere.get(d.get("node"), 0) + 1
-        for node in self.nodes.values():
-            node.busy = len(node.busy_here) + elsewhere.get(node.name, 0)
-
-    def _problem(self, doc: dict) -> str | None:
-        """Why this task can never run as written (cached per revision), or None."""
-        key = (doc["_id"], doc.get("_rev", ""))
-        if key in self._checked:
-            return self._checked[key]
-        problem = None
-        try:
-            resolve_task(self.project.tasks_dir, doc.get("name"))
-            parse_requirements(doc.get("requires"))
-            mismatch({"platform": doc.get("platform")}, {})
-            kwargs = doc.get("kwargs")
-            if kwargs is not None and not isinstance(kwargs, dict):
-                problem = (f"kwargs must be an object mapping argument names to values, "
-                           f"not {type(kwargs).__name__}")
-            for key_name, kind in (("timeout", (int, float)), ("max_attempts", int), ("priority", (int, float))):
-                value = doc.get(key_name)
-                if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or
-                                          (key_name != "priority" and value <= 0)):
-                    problem = f"{key_name} must be a positive number, not {value!r}"
-            if doc.get("record_id") is not None and not isinstance(doc.get("record_id"), str):
-                problem = "record_id must be the _id (a string) of the task's record"
-        except (TaskNameError, RequirementError) as exc:
-            problem = str(exc)
-        if len(self._checked) > 100_000:
-            self._checked.clear()
-        self._checked[key] = problem
-        return problem
-
-    def _candidates(self, doc: dict) -> tuple[list[NodeState], str | None]:
-        """Enabled nodes that match the task, and if none, why not (cached per node change)."""
-        key = (doc["_id"], doc.get("_rev", ""), self._nodes_version)
-        cached = self._matches.get(key)
-        if cached is None:
-            if len(self._matches) > 100_000:
-                self._matches.clear()
-            cached = self._matches[key] = self._find_candidates(doc)
-        return cached
-
-    def _find_candidates(self, doc: dict) -> tuple[list[NodeState], str | None]:
-        if not self.nodes:
-            return [], "no nodes yet: add one with `dirt updatenodes HOST`"
-        matching, reasons = [], []
-        for node in sorted(self.nodes.values(), key=lambda n: n.name):
-            if not node.enabled:
-                reasons.append(f"{node.name} is disabled")
-                continue
-            why = mismatch(doc, node.sys_info)
-            if why:
-                reasons.append(f"{node.name}: {why}")
-                continue
-            matching.append(node)
-        if not matching:
-            return [], "no enabled node can run it: " + "; ".join(reasons)
-        if not any(n.ready for n in matching):
-            downs = [f"{n.name} ({n.down_reason})" for n in matching if n.down_reason]
-            if downs:
-                return matching, "every matching node is down: " + "; ".join(downs)
-        return matching, None
-
-    def _runnable_now(self, doc: dict) -> bool:
-        if self._problem(doc):
-            return False
-        try:
-            matching, _ = self._candidates(doc)
-        except RequirementError:
-            return False
-        return any(n.ready and n.busy < n.slots for n in matching)
-
-    def _waiting_order(self) -> list[str]:
-        """Ids of waiting tasks, highest priority and oldest first (sorted only when new ones arrive)."""
-        if self._order_stale:
-            waiting = [d for d in self.tasks.values() if documents.task_state(d) == TaskState.WAITING.value]
-            self._order = [d["_id"] for d in sorted(waiting, key=_priority_key)]
-            self._order_stale = False
-        return self._order
-
-    def _dispatch(self) -> None:
-        """Place waiting tasks on free slots; store why others wait or cannot run.
-
-        All the writes of one round (claims, reasons, errors) go to CouchDB
-        together. When no slot is free, only tasks that changed since the last
-        round are looked at, so a long queue costs nothing while nodes are busy.
-        """
-        self._count_busy()
-        free = sum(max(0, n.slots - n.busy) for n in self.nodes.values() if n.ready and n.enabled)
-        fresh, self._fresh = self._fresh, set()
-        claims: list[tuple[dict, NodeState, str]] = []
-        notes: list[tuple[dict, str, str]] = []     # (doc, state, reason)
-        order = self._waiting_order()
-        for doc_id in order if free > 0 else [i for i in order if i in fresh]:
-            if not self.dispatching or self.db_down:
-                break
-            doc = self.tasks.get(doc_id)
-            if doc is None or documents.task_state(doc) != TaskState.WAITING.value:
-                continue
-            if free <= 0 and doc_id not in fresh:
-                continue
-            try:
-                problem = self._problem(doc)
-                if problem:
-                    notes.append((doc, TaskState.ERROR.value, problem))
-                    continue
-                matching, why = self._candidates(doc)
-                if why:
-                    if doc.get("reason") != why:
-                        notes.append((doc, TaskState.WAITING.value, why))
-                    continue
-                if free <= 0:
-                    continue
-                ready = [n for n in matching if n.ready and n.busy < n.slots]
-                node = self.balancer.choose(ready) if ready else None
-                if node is None:
-                    if ready:   # the balancer turned them down (too loaded): look again soon
-                        self._redispatch_at = self.clock() + 5.0
-                    continue
-                source = self._source(doc.get("name"))
+                codes.append(self.taskfiles.shipment(task.name))
             except TaskNameError as exc:
-                notes.append((doc, TaskState.ERROR.value, str(exc)))
+                decided.errors.append((task, str(exc)))
                 continue
-            except Exception:
-                log.exception("task %s: could not be placed", doc_id)
-                continue
-            claims.append((doc, node, source))
-            node.busy += 1
-            free -= 1
-        if claims or notes:
-            self._commit_round(claims, notes)
-
-    def _source(self, name: str) -> str:
-        """A task's source, re-read only when its file changes."""
-        path = resolve_task(self.project.tasks_dir, name)
-        stamp = path.stat().st_mtime_ns
-        cached = self._sources.get(path)
-        if cached is None or cached[0] != stamp:
-            cached = self._sources[path] = (stamp, task_source(self.project.tasks_dir, name))
-        return cached[1]
-
-    def _claimed(self, doc: dict, node: NodeState) -> dict:
-        """``doc`` as claimed by this server for a new attempt on ``node``."""
-        now = self.clock()
-        attempts = [a for a in (doc.get("attempts") or []) if isinstance(a, dict)]
-        number = len(attempts) + 1
-        claimed = dict(doc)
-        claimed.update({
-            "state": TaskState.RUNNING.value, "node": node.name, "started": now, "attempt": number,
-            "lease": {"server": self.server_id, "expires": now + self.settings.lease_seconds},
-            "attempts": attempts + [{"attempt": number, "node": node.name, "server": self.server_id,
-                                     "started": now}],
-        })
-        for key in ("reason", "completed", "results", "traceback"):
-            claimed.pop(key, None)
-        return claimed
-
-    def _commit_round(self, claims: list[tuple[dict, NodeState, str]], notes: list[tuple[dict, str, str]]) -> None:
-        """Write a dispatch round's claims and notes in one request, then start what we won."""
-        docs = [self._claimed(doc, node) for doc, node, _ in claims]
-        for doc, state, reason in notes:
-            updated = dict(doc, state=state, reason=reason)
-            if state == TaskState.ERROR.value:
-                updated["completed"] = self.clock()
-                updated.pop("lease", None)
-            docs.append(updated)
+            claims.append((task, node))
+        docs = [transitions.claimed(task, node, self.server_id, now, self.settings.lease_seconds)
+                for task, node in claims]
+        docs += [transitions.waiting_because(task, reason) for task, reason in decided.waits]
+        docs += [transitions.errored(task, reason, now) for task, reason in decided.errors]
         try:
             saved = self.writer.save_many(docs)
         except CouchError as exc:
             log.warning("could not dispatch: %s", exc)
             saved = [exc] * len(docs)
-        for (doc, node, source), outcome in zip(claims, saved[:len(claims)]):
-            if isinstance(outcome, CouchError):
-                node.busy -= 1
-                if isinstance(outcome, Conflict):
-                    self.tasks.pop(doc["_id"], None)   # someone else has it; the feed tells us who
+        results = iter(saved)
+        for (task, node), code, result in zip(claims, codes, results):
+            if isinstance(result, CouchError):
+                if isinstance(result, Conflict):
+                    self.waiting.remove(task.id)   # someone else has it; the feed says who
                 else:
                     self._dirty = True
                 continue
-            self._start(outcome, node, source)
-        for (doc, state, reason), outcome in zip(notes, saved[len(claims):]):
-            if isinstance(outcome, CouchError):
-                if not isinstance(outcome, Conflict):
-                    self._dirty = True
-                continue
-            if state == TaskState.ERROR.value:
-                self.tasks.pop(doc["_id"], None)
-                log.error("Task %s: error: %s", doc["_id"], reason)
-                self._announce(outcome)
-            else:
-                self.tasks[doc["_id"]] = outcome
-                log.info("Task %s waits: %s", doc["_id"], reason)
+            self._start(parse_task(result), node, code)
+        for (task, reason), result in zip(decided.waits, results):
+            if not isinstance(result, CouchError):
+                self.waiting.put(parse_task(result))
+                log.info("Task %s waits: %s", task.id, reason)
+        for (task, reason), result in zip(decided.errors, results):
+            if not isinstance(result, CouchError):
+                self.waiting.remove(task.id)
+                log.error("Task %s: error: %s", task.id, reason)
+                self._announce(result)
 
-    def _start(self, claimed: dict, node: NodeState, source: str) -> None:
-        self.tasks.pop(claimed["_id"], None)
-        run = TaskRun(claimed["_id"], claimed, node, claimed["attempt"])
-        self.runs[run.task_id] = run
-        node.busy_here.add(run.task_id)
-        log.info("%s -> %s", run.task_id, node.name)
-        run.thread = threading.Thread(target=self._execute, args=(run, source), daemon=True,
-                                      name=f"task:{run.task_id}")
-        run.thread.start()
+    def _start(self, task: TaskDoc, node: str, code: Shipment) -> None:
+        self.waiting.remove(task.id)
+        run = Run(task, node, task.attempt or 1, code)
+        self.runs[task.id] = run
+        slots = self.slots.get(node)
+        if slots is None:
+            size = self.pool.nodes[node].slots if node in self.pool.nodes else 1
+            slots = self.slots[node] = Slots(node, self.executor, self.outcomes.submit, self.events, size)
+        log.info("%s -> %s", task.id, node)
+        slots.offer(run)
 
-    # -- running ----------------------------------------------------------------------------
-    def _execute(self, run: TaskRun, source: str) -> None:
-        """In the task's own thread: run it on its node and record the outcome."""
-        doc = run.doc
-        timeout = float(doc.get("timeout") or self.settings.task_timeout)
-        env = {"DIRT_TASK_ID": run.task_id, "DIRT_RECORD_ID": str(doc.get("record_id") or ""),
-               "DIRT_PROJECT": self.settings.project_name}
-        run.handle = RunHandle()
-        conn = run.node.conn
+    # -- giving tasks back ------------------------------------------------------------------
+    def _requeue_unstarted(self, node: str, reason: str) -> None:
+        """Runs claimed for a node that went down and never started there: back to waiting."""
+        slots = self.slots.get(node)
+        if slots is None:
+            return
+        for run in slots.drain():
+            self._hand_back(run, "not_started", reason)
+
+    def _hand_back(self, run: Run, outcome: str, reason: str) -> None:
+        run.outcome = Outcome("requeue", outcome, reason, counts=False)
+        self.outcomes.submit(run, run.outcome)
+
+    def _release_unstarted(self, task: TaskDoc) -> None:
+        """Put a task we claimed but never started back to waiting, at once."""
+        doc = transitions.ended(task, TaskState.WAITING.value, "not_started",
+                                "the claim was written but its answer was lost; nothing ran", self.clock())
+        doc.pop("reason", None)
         try:
-            if conn is None:
-                raise NodeUnreachable(run.node.name, "not connected")
-            filename = "tasks/" + str(doc.get("name")).replace(".", "/") + ".py"
-            returned = conn.run_task(source, doc.get("kwargs"), timeout, env, handle=run.handle, filename=filename)
-        except TaskRaised as exc:
-            self._write_outcome(run, TaskState.ERROR.value, "raised", str(exc),
-                                extra={"traceback": exc.traceback,
-                                       "results": {"success": False, "reason": str(exc)}})
-        except (TaskTimedOut, TaskCrashed) as exc:
-            self._write_outcome(run, TaskState.ERROR.value, "timeout" if isinstance(exc, TaskTimedOut) else "crashed",
-                                str(exc))
-        except NodeUnreachable as exc:
-            self.events.put(("node_down", (run.node.name, exc.reason, conn)))
-            started = run.handle.started
-            self._requeue(run, "node_lost" if started else "not_started",
-                          f"node {run.node.name} was lost: {exc.reason}", count=started)
-        except Exception as exc:   # never let a run thread die silently
-            log.exception("Task %s: unexpected failure", run.task_id)
-            self._write_outcome(run, TaskState.ERROR.value, "crashed", f"dirt failed to run it: {exc}")
-        else:
-            try:
-                results, attachments, state = documents.build_results(
-                    returned, self.settings.max_result_bytes, doc.get("_attachments"),
-                    serve_html=self.settings.serve_html_attachments)
-            except documents.BadResult as exc:
-                self._write_outcome(run, TaskState.ERROR.value, "bad_result", str(exc))
-            else:
-                extra = {"results": results, "attach_links": results.get("attach_links", [])}
-                if attachments:
-                    extra["_attachments"] = attachments
-                new_files = [n for n, a in attachments.items() if not a.get("stub")]
-                if self._write_outcome(run, state, state, results.get("reason"), extra=extra):
-                    log.info("Task %s pushed to db", run.task_id)
-                    for name in new_files:
-                        log.info("Task %s: file %s attached", run.task_id, name)
-        finally:
-            self.events.put(("run_done", run))
+            self.waiting.put(parse_task(self.writer.save(doc)))
+            self._dirty = True
+            log.info("Task %s: released a claim that never started", task.id)
+        except CouchError as exc:
+            log.warning("Task %s: could not release an unstarted claim yet (%s)", task.id, exc)
+            self.waiting.put(task)      # lease recovery will get it
 
-    def _requeue(self, run: TaskRun, outcome: str, reason: str, count: bool) -> None:
-        """Put the task back to waiting, or give up after max_attempts lost tries."""
-        limit = run.doc.get("max_attempts") or self.settings.max_attempts
-        lost = documents.lost_attempts(run.doc) + (1 if count else 0)
-        if count and lost >= limit:
-            self._write_outcome(run, TaskState.ERROR.value, outcome,
-                                f"gave up after {lost} attempts lost their node or server; last: {reason}")
-        else:
-            self._write_outcome(run, TaskState.WAITING.value, outcome, reason + "; it will run again")
-
-    def _write_outcome(self, run: TaskRun, state: str, outcome: str, reason: str | None,
-                       extra: dict | None = None, force: bool = False) -> bool:
-        """Record how this attempt ended, in one revision-checked write.
-
-        Retries while the database is unreachable (nothing is lost while this
-        server lives); on a conflict, re-reads and re-applies if the lease is
-        still ours, else discards (the task was taken over: recorded once).
-        """
-        now = self.clock()
-        delay = 0.5
-        while True:
-            with run.lock:
-                if run.abandoned and not force:
-                    return False
-                doc = copy.deepcopy(run.doc)
-                attempts = doc.get("attempts") or []
-                if attempts and isinstance(attempts[-1], dict):
-                    attempts[-1].update({"ended": now, "outcome": outcome})
-                    if reason:
-                        attempts[-1]["reason"] = reason
-                doc["state"] = state
-                doc.pop("lease", None)
-                if state in documents.FINAL_STATES:
-                    doc["completed"] = now
-                else:
-                    for key in ("node", "started", "completed"):
-                        doc.pop(key, None)
-                if reason:
-                    doc["reason"] = reason
-                else:
-                    doc.pop("reason", None)
-                doc.update(extra or {})
-                try:
-                    run.doc = self.writer.save(doc)
-                    run.finished = True
-                    if state in documents.FINAL_STATES:
-                        self._announce(run.doc)
-                    if state in (TaskState.ERROR.value, TaskState.FAILED.value):
-                        log.warning("Task %s %s: %s", run.task_id, state, reason or "")
-                    elif state == TaskState.WAITING.value:
-                        log.warning("Task %s back to waiting: %s", run.task_id, reason)
-                    return True
-                except Conflict:
-                    try:
-                        latest = self.db.get(run.task_id)
-                    except CouchError:
-                        latest = None
-                    if latest is None or (latest.get("lease") or {}).get("server") != self.server_id \
-                            or latest.get("attempt") != run.attempt:
-                        run.abandoned = True
-                        log.warning("Task %s: outcome of attempt %d discarded, the task was taken over",
-                                    run.task_id, run.attempt)
-                        return False
-                    # Someone edited other fields meanwhile: keep their edits, re-apply ours.
-                    run.doc = latest
-                    continue
-                except CouchError as exc:
-                    if _permanent(exc) and (extra or {}).get("results") is not None:
-                        # CouchDB will never take this result (too large, refused by
-                        # validation): record that instead, so the task still ends.
-                        state, outcome = TaskState.ERROR.value, "bad_result"
-                        reason = f"CouchDB refused to store the task's result: {exc}"
-                        extra = {}
-                        continue
-                    if _permanent(exc):
-                        log.error("Task %s: CouchDB refuses its outcome (%s); leaving it to lease recovery",
-                                  run.task_id, exc)
-                        return False
-                    log.warning("Task %s: cannot record the outcome yet (%s); retrying", run.task_id, exc)
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-    def _on_run_done(self, run: TaskRun) -> None:
-        self.runs.pop(run.task_id, None)
-        if run.finished and not run.abandoned and documents.task_state(run.doc) == TaskState.WAITING.value:
-            # Handed back to waiting (node lost): the feed's echo of that write
-            # may have come while the run was still ours, so queue it here.
-            known = self.tasks.get(run.task_id)
-            if known is None or _rev_number(known) < _rev_number(run.doc):
-                self.tasks[run.task_id] = run.doc
-                self._fresh.add(run.task_id)
-                self._order_stale = True
-        if len(self._finished_revs) > 50_000:
-            self._finished_revs.clear()
-        self._finished_revs[run.task_id] = _rev_number(run.doc)
-        run.node.busy_here.discard(run.task_id)
-        if not run.finished and not run.abandoned:
-            log.warning("Task %s: run ended without a recorded outcome; it will be recovered when its lease "
-                        "expires", run.task_id)
-            self.tasks.setdefault(run.task_id, run.doc)
-        self._dirty = True
-
-    # -- leases -------------------------------------------------------------------------------
-    def _renew_leases(self) -> None:
-        now = self.clock()
-        period = self.settings.lease_seconds / 3
-        if now - self._last_renew < period:
-            return
-        self._last_renew = now
-        for run in list(self.runs.values()):
-            with run.lock:
-                if run.finished or run.abandoned:
-                    continue
-                doc = copy.deepcopy(run.doc)
-                doc["lease"] = {"server": self.server_id, "expires": now + self.settings.lease_seconds}
-                try:
-                    run.doc = self.writer.save(doc)
-                    continue
-                except Conflict:
-                    pass
-                except CouchError as exc:
-                    log.warning("Task %s: could not renew its lease (%s)", run.task_id, exc)
-                    continue
-                try:
-                    latest = self.db.get(run.task_id)
-                except CouchError:
-                    continue
-                ours = (latest.get("lease") or {}).get("server") == self.server_id and \
-                    latest.get("attempt") == run.attempt and \
-                    documents.task_state(latest) == TaskState.RUNNING.value
-                if ours:
-                    run.doc = latest   # an edit by someone else; renew next time round
-                    self._last_renew = 0.0
-                    continue
-            self._abandon(run, "its lease was taken over")
-
-    def _recover_expired(self) -> None:
-        """Put back tasks whose server stopped renewing their lease (checked once a second)."""
-        now = self.clock()
-        if abs(now - self._last_recovery) < 1.0:
-            return
-        self._last_recovery = now
-        for doc in list(self.tasks.values()):
-            if documents.task_state(doc) != TaskState.RUNNING.value:
+    def _recover(self, now: float) -> None:
+        """Put back running tasks whose server is gone."""
+        for task in self.waiting.running_elsewhere():
+            reason = lost_server(task, self.watch, now)
+            if reason is None:
                 continue
-            lease = doc.get("lease")
-            expires = lease.get("expires") if isinstance(lease, dict) else None
-            if isinstance(expires, (int, float)) and expires > now:
-                continue
-            server = lease.get("server") if isinstance(lease, dict) else None
-            attempts = [a for a in (doc.get("attempts") or []) if isinstance(a, dict)]
-            reason = (f"dirt server {server} stopped renewing its lease" if server else
-                      "it was marked running without a lease (no dirt server holds it)")
-            if attempts and "outcome" not in attempts[-1]:
-                attempts[-1].update({"ended": now, "outcome": "server_lost", "reason": reason})
-            updated = dict(doc, attempts=attempts)
-            limit = doc.get("max_attempts") or self.settings.max_attempts
-            if documents.lost_attempts(updated) >= limit:
-                updated.update(state=TaskState.ERROR.value, completed=now,
-                               reason=f"gave up after {limit} attempts lost their node or server; last: {reason}")
-            else:
-                updated.update(state=TaskState.WAITING.value, reason=f"{reason}; it will run again")
-                for key in ("node", "started"):
-                    updated.pop(key, None)
-            updated.pop("lease", None)
+            doc = transitions.recovered(task, reason, now, self.settings.max_attempts)
             try:
-                self.tasks[doc["_id"]] = self.writer.save(updated)
-                log.warning("Task %s recovered: %s", doc["_id"], reason)
-                self._dirty = True
-                self._order_stale = True
-                self._fresh.add(doc["_id"])
+                saved = parse_task(self.writer.save(doc))
             except Conflict:
-                pass
+                continue
             except CouchError as exc:
-                log.warning("Task %s: could not recover it yet (%s)", doc["_id"], exc)
+                log.warning("Task %s: could not recover it yet (%s)", task.id, exc)
                 return
-            if documents.task_state(updated) in documents.FINAL_STATES:
-                self.tasks.pop(doc["_id"], None)
-                self._announce(updated)
-
-
-    def progress(self) -> str:
-        """One line on where this server stands: finished here by state, running, waiting."""
-        waiting = sum(1 for d in self.tasks.values() if documents.task_state(d) == TaskState.WAITING.value)
-        done = ", ".join(f"{n} {s}" for s, n in sorted(self.finished.items())) or "none"
-        return f"finished here: {done}; running {len(self.runs)}; waiting {waiting}"
+            log.warning("Task %s recovered: %s", task.id, reason)
+            if saved.final:
+                self.waiting.remove(task.id)
+                self._announce(saved.doc)
+            else:
+                self.waiting.put(saved)
+                self._dirty = True
 
     def _announce(self, doc: dict) -> None:
         """Count a task that reached a final state and tell ``on_final`` (notifications); never raises."""
-        state = documents.task_state(doc)
-        self.finished[state] = self.finished.get(state, 0) + 1
+        task = parse_task(doc)
+        self.finished[task.state] += 1
         if self.on_final is None:
             return
         try:
-            self.on_final(copy.deepcopy(doc))
+            self.on_final(doc)
         except Exception:
-            log.exception("Task %s: could not pass its outcome on for notification", doc.get("_id"))
-
-
-class RunHandle:
-    """Set by the runner while a task runs: whether it started, and how to kill it."""
-
-    def __init__(self) -> None:
-        self.started = False
-        self.killer: Callable[[], None] | None = None
-
-    def kill(self) -> None:
-        if self.killer is not None:
-            self.killer()
-
-
-def _permanent(exc: CouchError) -> bool:
-    """A refusal that retrying will not change (as opposed to an unreachable or failing server)."""
-    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 408, 409, 429) \
-        or exc.error in ("forbidden", "too_large", "bad_request", "doc_validation")
-
-
-def _rev_number(doc: dict) -> int:
-    rev = doc.get("_rev") or "0-"
-    try:
-        return int(str(rev).split("-", 1)[0])
-    except ValueError:
-        return 0
-
-
-def _priority_key(doc: dict) -> tuple:
-    priority = doc.get("priority")
-    priority = priority if isinstance(priority, (int, float)) and not isinstance(priority, bool) else 0
-    created = doc.get("created")
-    created = created if isinstance(created, (int, float)) and not isinstance(created, bool) else 0
-    return (-priority, created, doc.get("_id", ""))
+            log.exception("Task %s: could not pass its outcome on for notification", task.id)

@@ -53,6 +53,8 @@ class Settings:
     node_python: str = "python3"        # interpreter started on SSH nodes
     ssh_keepalive: int = 5              # seconds between SSH keepalives; 3 missed = node down
     node_retry_interval: float = 30.0   # seconds between reconnection tries to a down node
+    busy_ping_interval: float = 2.0     # seconds between pings of a node while tasks run there
+    ping_timeout: float = 5.0           # a node that does not answer a ping within this is lost
     max_result_bytes: int = 4_000_000   # larger results (JSON, without attachments) are refused
     serve_html_attachments: bool = False  # store tasks' HTML/SVG files as what they are (they can run script)
     # Notifications (see docs/notifications.rst). SMTP login: DIRT_SMTP_USER / DIRT_SMTP_PASSWORD.
@@ -93,7 +95,7 @@ class Settings:
             raise SettingsError(f"setting load_balancer must be one of {', '.join(BALANCERS)}, not {self.load_balancer!r}")
         if not all(isinstance(x, str) for x in self.notify_list):
             raise SettingsError("setting notify_list must be a list of e-mail addresses (strings)")
-        for name in ("task_timeout", "lease_seconds", "node_retry_interval"):
+        for name in ("task_timeout", "lease_seconds", "node_retry_interval", "busy_ping_interval", "ping_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"setting {name} must be a positive number of seconds")
         if self.max_attempts < 1 or self.max_result_bytes < 1 or self.ssh_keepalive < 1:
@@ -133,7 +135,8 @@ _TYPES = {
     "project_name": str, "couchdb_host": str, "couchdb_dbname": str, "node_enable_default": bool,
     "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str, "load_margin": float,
     "task_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
-    "ssh_keepalive": int, "node_retry_interval": float, "max_result_bytes": int,
+    "ssh_keepalive": int, "node_retry_interval": float, "busy_ping_interval": float, "ping_timeout": float,
+    "max_result_bytes": int,
     "smtp_port": int, "smtp_starttls": bool, "smtp_sender": str, "webhook_url": str, "commit_status": str,
     "commit_status_api": str, "commit_status_token_env": str, "web_url": str, "notify_retries": int,
     "notify_retry_delay": float, "notify_timeout": float, "serve_html_attachments": bool,

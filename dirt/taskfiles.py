@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TaskNameError
+from .runner import Shipment
 
 
 def resolve_task(tasks_dir: Path, name: Any) -> Path:
@@ -47,3 +48,43 @@ def task_source(tasks_dir: Path, name: Any) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskNameError(f"cannot read task module {name!r}: {exc}") from None
+
+
+class TaskFiles:
+    """A project's task modules, as a running server ships them.
+
+    Sources are read again only when their file changes, and compiled here
+    first, so a syntax error is reported with its file and line before
+    anything is sent to a node.
+    """
+
+    def __init__(self, tasks_dir: Path):
+        self.tasks_dir = tasks_dir
+        self._cache: dict[Path, tuple[int, Shipment]] = {}
+
+    def shipment(self, name: Any) -> Shipment:
+        """What to send a node to run task ``name``; TaskNameError says why it cannot run."""
+        path = resolve_task(self.tasks_dir, name)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise TaskNameError(f"cannot read task module {name!r}: {exc}") from None
+        cached = self._cache.get(path)
+        if cached is None or cached[0] != stamp:
+            source = task_source(self.tasks_dir, name)
+            filename = "tasks/" + "/".join(str(name).split(".")) + ".py"
+            try:
+                compile(source, filename, "exec")
+            except SyntaxError as exc:
+                raise TaskNameError(f"task module {name!r} does not compile: {exc.msg} "
+                                    f"({filename}, line {exc.lineno})") from None
+            cached = self._cache[path] = (stamp, Shipment.of(source, filename))
+        return cached[1]
+
+    def problem(self, task: Any) -> str | None:
+        """Why a task's module cannot be shipped (None if it can)."""
+        try:
+            self.shipment(task.name)
+        except TaskNameError as exc:
+            return str(exc)
+        return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from dirt.couch import Database
 from dirt.nodes import update_nodes
 from dirt.scheduler import Scheduler
+from dirt.server import DirtServer, build_server
 from dirt.settings import load_project
 
 
@@ -58,22 +59,23 @@ def add_nodes(project, *hosts: str) -> None:
 
 
 def serve_until_idle(project, timeout: float = 60.0, **kwargs) -> Scheduler:
-    """Run a Scheduler on the project until nothing is left to do."""
-    scheduler = Scheduler(project.db, project.load(), **kwargs)
+    """Run a dirt server (built as `dirt serve` builds it) until nothing is left to do."""
+    server = build_server(project.load(), project.db, **kwargs)
     try:
-        scheduler.run(until_idle=True, idle_timeout=timeout)
+        server.run(until_idle=True, idle_timeout=timeout)
     finally:
-        scheduler.close()
-    return scheduler
+        server.close()
+    return server.scheduler
 
 
 class BackgroundServer:
-    """A Scheduler looping in a thread until stopped (for live/fault tests)."""
+    """A dirt server looping in a thread until stopped (for live/fault tests)."""
 
     def __init__(self, project, **kwargs):
-        self.scheduler = Scheduler(project.db, project.load(), **kwargs)
+        self.server: DirtServer = build_server(project.load(), project.db, **kwargs)
+        self.scheduler = self.server.scheduler
         self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.scheduler.run, kwargs={"stop": self.stop_event}, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"stop": self.stop_event}, daemon=True)
 
     def __enter__(self) -> Scheduler:
         self.thread.start()
@@ -82,7 +84,7 @@ class BackgroundServer:
     def __exit__(self, *exc) -> None:
         self.stop_event.set()
         self.thread.join(10)
-        self.scheduler.close()
+        self.server.close()
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

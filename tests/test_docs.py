@@ -101,7 +101,7 @@ def test_check_requirements_example():
     assert "fits: runs here" in out
     assert "needs arm: waits: architecture is 'x86_64'" in out
     assert "macOS only: waits: platform is linux, not osx" in out
-    assert "typo: error: requirement 'architecture == x86_64' is not understood" in out
+    assert 'typo: error: requirement "architecture == x86_64" is not understood' in out
 
 
 def test_post_record_and_list_nodes_examples(couch, db_name):

@@ -52,7 +52,7 @@ def test_failing_task_sends_one_email_with_what_went_wrong(project):
         notifier = start_notifier(project)
         failed = project.add_task("fails")
         project.add_task("examples.simple")
-        serve_until_idle(project, on_final=notifier.task_final)
+        serve_until_idle(project, on_final=notifier.task_final, notify=False)
         assert notifier.wait_idle(30)
         notifier.close()
 
@@ -89,7 +89,7 @@ def test_finished_record_sends_one_webhook_and_one_github_status(project, caplog
         notifier = start_notifier(project, environ={"DIRT_TEST_TOKEN": token})
         tasks = {project.add_task("examples.simple", record_id="r2"), project.add_task("fails", record_id="r2"),
                  project.add_task("examples.kwargs", record_id="r2", kwargs={"foo": 1, "bar": 2})}
-        serve_until_idle(project, on_final=notifier.task_final)
+        serve_until_idle(project, on_final=notifier.task_final, notify=False)
         assert notifier.wait_idle(30)
         notifier.close()
 
@@ -174,8 +174,8 @@ def test_two_servers_send_each_notification_once(project):
             project.db.save({"_id": record, "type": "record", "created": 1})
             failing.append(project.add_task("fails", record_id=record))
             everything += [failing[-1]] + [project.add_task("examples.simple", record_id=record) for _ in range(3)]
-        with BackgroundServer(project, on_final=first.task_final), \
-                BackgroundServer(project, on_final=second.task_final):
+        with BackgroundServer(project, on_final=first.task_final, notify=False), \
+                BackgroundServer(project, on_final=second.task_final, notify=False):
             wait_for(lambda: all(project.task(t).get("state") in ("passed", "failed") for t in everything), 60,
                      what="every task to finish")
         # Even when both servers hear of every task, nothing goes out twice.
@@ -267,7 +267,7 @@ def test_dead_smtp_and_slow_webhook_do_not_slow_dispatch(project, caplog):
         project.set(notify_list=["dev@example.com"], smtp_server="127.0.0.1", smtp_port=dead_port,
                     webhook_url=http.url + "/slow", notify_retries=2, notify_retry_delay=0.5)
         notifier = start_notifier(project)
-        with BackgroundServer(project, on_final=notifier.task_final):
+        with BackgroundServer(project, on_final=notifier.task_final, notify=False):
             project.db.save({"_id": "ra", "type": "record"})
             project.add_task("fails", record_id="ra")
             wait_for(lambda: http.requests, 30, what="the webhook to be called")

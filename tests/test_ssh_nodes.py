@@ -73,7 +73,7 @@ def test_tasks_run_on_ssh_nodes_and_their_results_land(project, ssh_env):
                           'ssh': os.environ.get('SSH_CONNECTION', '')})
     """)
     with BackgroundServer(project) as scheduler:
-        wait_for(lambda: all(n.ready for n in scheduler.nodes.values()) and len(scheduler.nodes) == 2,
+        wait_for(lambda: all(n.ready for n in scheduler.pool.nodes.values()) and len(scheduler.pool.nodes) == 2,
                  what="both nodes to connect")
         plain = [project.add_task("examples.simple") for _ in range(6)]
         kwargs = project.add_task("examples.kwargs", kwargs={"foo": 1, "bar": "x"})

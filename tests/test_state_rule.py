@@ -2,18 +2,13 @@
 Python, web/lib/state.js for the views. Both must read every document alike."""
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dirt import documents
 from dirt.create import web_dir
-
-NODE = shutil.which("node")
+from jsrun import NODE, run_node
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2_000_000_000),
@@ -32,12 +27,9 @@ task_docs = st.fixed_dictionaries({}, optional={
 def js_states(docs: list[dict]) -> list[str]:
     """taskState(doc) for each doc, computed by Node from web/lib/state.js."""
     script = (web_dir() / "lib" / "state.js").read_text() + """
-var docs = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-process.stdout.write(JSON.stringify(docs.map(function (d) { return [taskState(d), isFinalState(taskState(d))]; })));
+out(DATA.map(function (d) { return [taskState(d), isFinalState(taskState(d))]; }));
 """
-    done = subprocess.run([NODE, "-e", script], input=json.dumps(docs), capture_output=True, text=True,
-                          timeout=60, check=True)
-    return json.loads(done.stdout)
+    return run_node(script, docs)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -10,12 +10,14 @@ import logging
 import queue
 from typing import Any, Iterator
 
-from dirt import documents
+from dirt import documents, transitions
 from dirt.couch import Database
-from dirt.errors import Conflict, RequirementError
+from dirt.errors import Conflict
+from dirt.events import DocChanged
 from dirt.feed import ChangesFollower
 from dirt.nodes import NODE_ID_PREFIX
 from dirt.requirements import mismatch
+from dirt.taskdoc import parse_task
 from dirt.status import iter_docs
 
 log = logging.getLogger(__name__)
@@ -66,12 +68,12 @@ class DirtCouchDB:
         try:
             while not (stop is not None and stop.is_set()):
                 try:
-                    kind, doc = events.get(timeout=1.0)
+                    event = events.get(timeout=1.0)
                 except queue.Empty:
                     continue
-                if kind == "doc" and documents.is_task(doc) and \
-                        documents.task_state(doc) == documents.TaskState.WAITING.value:
-                    yield doc
+                if isinstance(event, DocChanged) and documents.is_task(event.doc) and \
+                        documents.task_state(event.doc) == documents.TaskState.WAITING.value:
+                    yield event.doc
         finally:
             follower.stop()
 
@@ -82,17 +84,19 @@ class DirtCouchDB:
         ``gateway`` is accepted for compatibility and not used.
         """
         for _ in range(5):
-            doc = self.db.get(id)
+            task = parse_task(self.db.get(id))
+            now = documents.now()
             try:
-                stored, attachments, state = documents.build_results(results, 4_000_000, doc.get("_attachments"))
+                stored, attachments, state = documents.build_results(results, 4_000_000, task.doc.get("_attachments"))
             except documents.BadResult as exc:
-                doc.update(state=documents.TaskState.ERROR.value, reason=str(exc))
+                doc = transitions.ended(task, documents.TaskState.ERROR.value, "bad_result", str(exc), now)
             else:
-                doc.update(state=state, results=stored, attach_links=stored["attach_links"])
+                extra = {"results": stored, "attach_links": stored["attach_links"]}
                 if attachments:
-                    doc["_attachments"] = attachments
-            doc.update(node=node_id, completed=documents.now())
-            doc.pop("lease", None)
+                    extra["_attachments"] = attachments
+                reason = stored.get("reason") if isinstance(stored.get("reason"), str) else None
+                doc = transitions.ended(task, state, state, reason, now, extra)
+            doc["node"] = node_id
             try:
                 return self.db.save(doc)
             except Conflict:
@@ -120,12 +124,11 @@ def check_requirements(db: DirtCouchDB | Database, id: str, node: Any) -> bool: 
     ``requires`` makes it False (and is logged), never an exception.
     """
     database = db.db if isinstance(db, DirtCouchDB) else db
-    task = database.get(id)
+    task = parse_task(database.get(id))
     if not isinstance(node, dict):
         node = database.get(NODE_ID_PREFIX + str(node))
     info = node.get("sys_info") if isinstance(node.get("sys_info"), dict) else {}
-    try:
-        return mismatch(task, info) is None
-    except RequirementError as exc:
-        log.warning("task %s: %s", id, exc)
+    if task.problem:
+        log.warning("task %s: %s", id, task.problem)
         return False
+    return mismatch(task.platform, task.requires, info) is None

@@ -1,6 +1,6 @@
 """Check tasks' requirements against a node's system information, without a server."""
-from dirt.errors import RequirementError
 from dirt.requirements import mismatch
+from dirt.taskdoc import parse_task
 
 node = {  # a trimmed sys_info, as `dirt updatenodes` stores it
     "sys_platform": "linux",
@@ -19,10 +19,11 @@ tasks = {
     "typo": {"requires": ["architecture == x86_64"]},
 }
 
-for label, task in tasks.items():
-    try:
-        why = mismatch(task, node)
-    except RequirementError as exc:
-        print(f"{label}: error: {exc}")
+for label, fields in tasks.items():
+    # parse_task reads a task document the way dirt serve does: a problem is what ends it in error
+    task = parse_task({"type": "task", "record_id": "r1", "name": "build", **fields})
+    if task.problem:
+        print(f"{label}: error: {task.problem}")
     else:
+        why = mismatch(task.platform, task.requires, node)
         print(f"{label}: {'runs here' if why is None else 'waits: ' + why}")

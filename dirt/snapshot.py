@@ -1,0 +1,98 @@
+"""Start-up without reading the history: what a starting server needs, from one view.
+
+A server needs every unfinished task, every node and every server heartbeat;
+it does not need the finished tasks, which are nearly all of a database that
+has been in use for months. dirt keeps its own design document,
+``_design/dirt-serve``, with one view of exactly those documents (tasks by
+the shared state rule, ``web/lib/state.js``). A starting server notes the
+database's ``update_seq``, reads the view, and then follows ``_changes`` from
+that sequence, so nothing written meanwhile is missed (a change seen twice is
+harmless: documents are taken by revision).
+
+The view is built once, by the first server on a database (about a minute per
+100,000 documents on pouchdb-server), then kept current by each start and by
+:func:`refresh` every few minutes while a server runs, so a start costs time
+in proportion to the work in flight, not to the history. Where the design
+document cannot be written (an account that is not a database admin), the
+server reads the whole ``_changes`` history instead, and says so.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterator
+
+from .couch import Database
+from .documents import state_rule_js
+from .errors import Conflict, CouchError, NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+
+DESIGN = "dirt-serve"
+VIEW = "unfinished"
+PAGE = 1000
+VIEW_TIMEOUT = 900.0
+
+
+def design_document() -> dict:
+    return {"_id": f"_design/{DESIGN}", "language": "javascript", "views": {VIEW: {"map": (
+        "function (doc) {\n" + state_rule_js() + "\n"
+        "  if (doc.type === 'task') {\n"
+        "    var state = taskState(doc);\n"
+        "    if (!isFinalState(state)) emit(['task', state, doc._id], null);\n"
+        "  } else if (doc.type === 'node' || doc.type === 'server') {\n"
+        "    emit([doc.type, '', doc._id], null);\n"
+        "  }\n}")}}}
+
+
+def install(db: Database) -> bool:
+    """Make sure ``_design/dirt-serve`` is current; False if this account may not write it."""
+    wanted = design_document()
+    for _ in range(3):
+        try:
+            current = db.get(wanted["_id"])
+        except NotFound:
+            current = {}
+        if current.get("views") == wanted["views"]:
+            return True
+        try:
+            db.save({**current, **wanted, **({"_rev": current["_rev"]} if "_rev" in current else {})})
+            return True
+        except Conflict:
+            continue
+        except Unauthorized:
+            return False
+    return True
+
+
+def load(db: Database) -> tuple[Any, list[dict]] | None:
+    """``(seq, documents)``: the database's update_seq, then every unfinished
+    task, node and server document; None if the view cannot be used."""
+    if not install(db):
+        log.warning("dirt serve may not write _design/%s (it needs a database admin's rights): reading the "
+                    "whole history of %s at every start instead", DESIGN, db.url)
+        return None
+    seq = db.info().get("update_seq", 0)
+    return seq, list(_rows(db))
+
+
+def _rows(db: Database) -> Iterator[dict]:
+    start = None
+    while True:
+        params: dict = {"include_docs": True, "limit": PAGE + 1}
+        if start is not None:
+            params["startkey"] = start
+        rows = db.view(DESIGN, VIEW, timeout=VIEW_TIMEOUT, **params).get("rows", [])
+        for row in rows[:PAGE]:
+            if isinstance(row.get("doc"), dict):
+                yield row["doc"]
+        if len(rows) <= PAGE:
+            return
+        start = rows[PAGE]["key"]
+
+
+def refresh(db: Database) -> None:
+    """Bring the view up to date (a query that reads nothing), so the next start is quick."""
+    try:
+        db.view(DESIGN, VIEW, timeout=VIEW_TIMEOUT, limit=0)
+    except CouchError as exc:
+        log.debug("could not refresh _design/%s: %s", DESIGN, exc)

@@ -1,0 +1,127 @@
+"""How a task document changes shape: one pure function per transition.
+
+Every write dirt makes to a task document is built here, from the parsed
+document (:class:`~dirt.taskdoc.TaskDoc`) and the facts of the moment; nothing
+here does I/O. The scheduler, lease recovery and :mod:`dirt.core.dbi` all use
+these functions, so the document a user reads is shaped the same way whoever
+wrote it. Each returns the next revision as a new dict (the caller writes it,
+revision-checked by the ``_rev`` it carries).
+
+The fields (see docs/documents.rst): ``state``; ``node``, ``started`` and
+``attempt`` of the current try; ``lease`` ({server, expires}) while a server
+holds it; ``completed`` once final; ``reason`` when it waits for a reason or
+did not pass; ``attempts``: one entry per try with ``attempt``, ``node``,
+``server``, ``started``, and once over ``ended``, ``outcome``, ``reason``.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .documents import FINAL_STATES, TaskState
+from .taskdoc import TaskDoc
+
+WAITING, RUNNING, ERROR = TaskState.WAITING.value, TaskState.RUNNING.value, TaskState.ERROR.value
+
+# Fields that describe one finished try; a new try starts without them.
+_OUTCOME_FIELDS = ("reason", "completed", "results", "traceback")
+
+
+def _next(task: TaskDoc) -> dict:
+    """A copy of the document to change (nested values copied too)."""
+    doc = copy.deepcopy(task.doc)
+    if "attempts" in doc:
+        doc["attempts"] = _attempt_entries(task.doc)
+    return doc
+
+
+def _attempt_entries(doc: dict) -> list[dict]:
+    """The ``attempts`` list as stored, junk entries left out (parse_task warned about them)."""
+    raw = doc.get("attempts")
+    return [copy.deepcopy(a) for a in raw if isinstance(a, dict)] if isinstance(raw, list) else []
+
+
+def is_ours(task: TaskDoc, server: str, attempt: int) -> bool:
+    """Whether ``server`` still holds attempt ``attempt`` of this task."""
+    return task.running and task.lease is not None and task.lease.server == server and task.attempt == attempt
+
+
+def claimed(task: TaskDoc, node: str, server: str, now: float, lease_seconds: float) -> dict:
+    """The task, claimed by ``server`` for a new attempt on ``node``."""
+    doc = _next(task)
+    doc.setdefault("attempts", [])
+    number = len(doc["attempts"]) + 1
+    doc.update(state=RUNNING, node=node, started=now, attempt=number,
+               lease={"server": server, "expires": now + lease_seconds})
+    doc["attempts"].append({"attempt": number, "node": node, "server": server, "started": now})
+    for key in _OUTCOME_FIELDS:
+        doc.pop(key, None)
+    return doc
+
+
+def ended(task: TaskDoc, state: str, outcome: str, reason: str | None, now: float,
+          extra: dict[str, Any] | None = None, started: float | None = None) -> dict:
+    """How the current attempt ended: ``state`` (final, or waiting to run again).
+
+    ``extra`` holds fields the outcome sets (``results``, ``attach_links``,
+    ``_attachments``, ``traceback``). ``started``, if given, is when the task
+    really began on its node (a claim made ahead of a free slot records the
+    claim's time until then).
+    """
+    doc = _next(task)
+    attempts = doc.get("attempts") or []
+    if attempts and "outcome" not in attempts[-1]:
+        entry = attempts[-1]
+        entry.update(ended=now, outcome=outcome)
+        if started is not None:
+            entry["started"] = started
+        if reason:
+            entry["reason"] = reason
+    doc["state"] = state
+    doc.pop("lease", None)
+    if state in FINAL_STATES:
+        doc["completed"] = now
+        if started is not None:
+            doc["started"] = started
+    else:
+        for key in ("node", "started", "completed"):
+            doc.pop(key, None)
+    if reason:
+        doc["reason"] = reason
+    else:
+        doc.pop("reason", None)
+    doc.update(extra or {})
+    return doc
+
+
+def requeued(task: TaskDoc, outcome: str, reason: str, now: float, counts: bool, default_max_attempts: int,
+             started: float | None = None) -> dict:
+    """Back to waiting after an attempt that was not the task's fault, or, when
+    ``counts`` and ``max_attempts`` such attempts have been lost, an error."""
+    limit = task.max_attempts or default_max_attempts
+    lost = task.lost_attempts() + (1 if counts else 0)
+    if counts and lost >= limit:
+        return ended(task, ERROR, outcome, f"gave up after {lost} attempts lost their node or server; last: {reason}",
+                     now, started=started)
+    return ended(task, WAITING, outcome, f"{reason}; it will run again", now)
+
+
+def recovered(task: TaskDoc, reason: str, now: float, default_max_attempts: int) -> dict:
+    """A running task whose server is gone (``reason`` says how we know): back
+    to waiting, or an error once it has lost too many servers and nodes."""
+    return requeued(task, "server_lost", reason, now, counts=True, default_max_attempts=default_max_attempts)
+
+
+def errored(task: TaskDoc, reason: str, now: float) -> dict:
+    """A task that can never run as written (or that dirt could not handle): final, with why."""
+    doc = _next(task)
+    doc.update(state=ERROR, reason=reason, completed=now)
+    doc.pop("lease", None)
+    return doc
+
+
+def waiting_because(task: TaskDoc, reason: str) -> dict:
+    """A waiting task, with why it cannot run now (no matching node, all of them down)."""
+    doc = _next(task)
+    doc.update(state=WAITING, reason=reason)
+    return doc
