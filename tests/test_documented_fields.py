@@ -1,7 +1,8 @@
 """docs/documents.rst names every field dirt writes on a task, so the page cannot fall behind the code.
 
 A real `dirt serve` runs tasks that end in every way a task can (passed,
-failed, raised, timed out, returned something that is not a result, named no
+failed, raised, timed out, returned something that is not a result or
+nothing at all, named no
 module, had a malformed `requires`, was cancelled while it ran); then every
 field on those documents, every key of their `attempts` entries and every
 outcome must be named in the page's "Fields dirt writes" section, and a
@@ -37,6 +38,7 @@ def test_every_field_dirt_writes_is_documented(project, tmp_path):
     project.write_task("fails", "if __name__ == '__channelexec__':\n    channel.send({'success': False, 'reason': 'no'})\n")
     project.write_task("raises", "if __name__ == '__channelexec__':\n    raise ValueError('boom')\n")
     project.write_task("bad", "if __name__ == '__channelexec__':\n    channel.send(['not', 'a', 'dict'])\n")
+    project.write_task("silent", "if __name__ == '__channelexec__':\n    pass\n")
     project.write_task("slow", "import time\nif __name__ == '__channelexec__':\n    time.sleep(60)\n"
                                "    channel.send({'success': True})\n")
     project.write_task("files", "if __name__ == '__channelexec__':\n    channel.send({'success': True, 'attachments': "
@@ -48,6 +50,7 @@ def test_every_field_dirt_writes_is_documented(project, tmp_path):
         "raised": project.add_task("raises"),
         "timeout": project.add_task("slow", timeout=1),
         "bad_result": project.add_task("bad"),
+        "no_result": project.add_task("silent"),
         "no_module": project.add_task("no.such.module"),
         "bad_requires": project.add_task("examples.simple", requires=["architecture == x86_64"]),
         "cancelled": project.add_task("slow"),
@@ -83,12 +86,16 @@ def test_every_field_dirt_writes_is_documented(project, tmp_path):
     assert outcomes - fields_section == set(), "outcomes that documents.rst does not name"
     assert {"traceback", "attempt", "lease"} <= fields_section
 
-    # A cancelled running task: dirt stops it and writes nothing more; it keeps what it had.
+    # A cancelled running task: dirt stops it and records the end of that attempt, once.
     cancelled = docs["cancelled"]
-    assert cancelled["_rev"].split("-")[0] == str(int(before["_rev"].split("-")[0]) + 1)
-    for key in ("node", "started", "attempt", "lease"):
+    assert cancelled["state"] == "cancelled" and "results" not in cancelled and "lease" not in cancelled
+    for key in ("node", "started", "attempt"):
         assert cancelled[key] == before[key], key
-    assert "ended" not in cancelled["attempts"][-1] and "outcome" not in cancelled["attempts"][-1]
+    last = cancelled["attempts"][-1]
+    assert last["outcome"] == "cancelled" and last["ended"] >= before["started"] and cancelled["completed"]
+    assert cancelled["reason"] == last["reason"]
     keeps = section("Task states")
-    for word in ("node", "started", "attempt", "lease", "ended", "outcome"):
-        assert f"``{word}``" in keeps[keeps.index("``cancelled``"):], word
+    keeps = keeps[keeps.index("``cancelled``"):]
+    for word in ("attempts", "ended", "outcome", "reason", "node", "started", "attempt", "completed", "lease",
+                 "results"):
+        assert f"``{word}``" in keeps, word
