@@ -69,8 +69,10 @@ def cli() -> None:
 def create(name: str, dbname: str | None) -> None:
     """Create a new project directory NAME (database DBNAME, default NAME).
 
-    The project holds settings.py, tasks/ with examples, web/ (the web app)
-    and test_data.json. An existing directory is never overwritten.
+    The project holds README.md, settings.py, tasks/ with examples, and web/:
+    the web app, its egret launcher (`cd web && ./egret push URL`) and
+    test_data.json, the sample record and tasks. An existing directory is
+    never overwritten.
     """
     path = create_project(name, dbname)
     click.echo(f"dirt v{__version__}")

@@ -2,11 +2,15 @@
 
 Files ending in ``.jinja`` are rendered with jinja2 (and lose the suffix);
 everything else is copied as it is. dirt's web app (``web/``) is copied in
-too, so each project can customise and push its own.
+too, so each project can customise and push its own; the skeleton's own
+``web/`` adds what the 2012 projects had there besides the app: the ``egret``
+launcher (``cd web && ./egret push URL``) and ``test_data.json``, the sample
+record and tasks. egret does not push either of them.
 """
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +18,9 @@ import jinja2
 
 from .couch import DB_NAME_RULE
 from .errors import DirtError, ProjectExists
+
+LAUNCHER = Path("web") / "egret"          # runs the installed egret: `cd web && ./egret push URL`
+SAMPLE_DATA = Path("web") / "test_data.json"   # the sample record and tasks of a new project
 
 
 def _data_dir(name: str) -> Path:
@@ -46,15 +53,17 @@ def create_project(path: str | Path, dbname: str | None = None) -> Path:
     if not DB_NAME_RULE.match(dbname):
         raise DirtError(f"{dbname!r} cannot be a CouchDB database name: it must start with a lowercase letter "
                         "and hold only a-z, 0-9 and _$()+-/; pass one as the second argument")
-    context = {"project_name": project_name, "dbname": dbname, "created": int(time.time())}
+    context = {"project_name": project_name, "dbname": dbname, "created": int(time.time()),
+               "python": sys.executable}
     env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     staging = target.parent / f".{target.name}.creating"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _copy_tree(skeleton_dir(), staging, env, context)
         _copy_tree(web_dir(), staging / "web", env, context, render=False)
+        _copy_tree(skeleton_dir(), staging, env, context)
         # The design document is named after the project: /_design/NAME/index.html
         (staging / "web" / "_id").write_text(f"_design/{project_name}\n", encoding="utf-8")
+        (staging / LAUNCHER).chmod(0o755)   # whatever mode the installed file has
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,6 +6,10 @@ nothing read from the database ever is. Unknown names are ignored (so a
 settings file can compute values), known names are type-checked here, and
 ``DIRT_COUCHDB_HOST`` / ``DIRT_COUCHDB_DBNAME`` in the environment override
 the host and database.
+
+Each field of :class:`Settings` is described by the comment on its line
+(and ``#:`` lines above it): the docs' settings reference is built from
+them, so a new setting needs one.
 """
 from __future__ import annotations
 
@@ -26,13 +30,21 @@ COMMIT_STATUS_SERVICES = ("github", "gitlab")
 class Settings:
     """Everything dirt reads from a project's settings.py, with its default."""
 
+    #: Name of the project, in log lines and notifications; default: the project directory's name
     project_name: str = "dirt"
+    #: URL of the CouchDB server; credentials may be in it (never printed).
+    #: DIRT_COUCHDB_HOST in the environment overrides it
     couchdb_host: str = "http://localhost:5984"
+    #: Database holding the project's records, tasks and nodes;
+    #: DIRT_COUCHDB_DBNAME in the environment overrides it
     couchdb_dbname: str = ""            # default: project_name
     node_enable_default: bool = True    # are newly added nodes enabled?
     log_file: str | None = "dirt.log"   # relative to the project; None: console only
+    #: E-mail addresses told when a task ends failed or error
     notify_list: list[str] = field(default_factory=list)
+    #: SMTP server notifications are sent through
     smtp_server: str = "localhost"
+    #: How nodes are chosen among those that can run a task: "round_robin" (in turn)
     load_balancer: str = "round_robin"  # or "load"
     load_margin: float = 0.9            # "load": skip nodes whose load average is above this × cpus
     task_timeout: float = 3600.0        # seconds a task may run unless its doc says otherwise
@@ -46,6 +58,7 @@ class Settings:
     max_result_bytes: int = 4_000_000   # larger results (JSON, without attachments) are refused
     serve_html_attachments: bool = False  # store tasks' HTML/SVG files as what they are (they can run script)
     # Notifications (see docs/notifications.rst). SMTP login: DIRT_SMTP_USER / DIRT_SMTP_PASSWORD.
+    #: Port of smtp_server
     smtp_port: int = 25
     smtp_starttls: bool = False         # upgrade the SMTP connection with STARTTLS before logging in
     smtp_sender: str = ""               # From: address; default dirt@<this host>

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 from dirt import __version__  # noqa: E402
 
@@ -11,9 +12,9 @@ author = "the dirt authors"
 copyright = "2012-2026, the dirt authors"
 version = release = __version__
 
-extensions = ["sphinx.ext.autodoc"]
+extensions = ["sphinx.ext.autodoc", "reference"]  # reference: docs/_ext/reference.py
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 
-exclude_patterns = ["_build", "examples"]
+exclude_patterns = ["_build", "examples", "_ext", "README.md"]
 html_theme = "alabaster"

@@ -1,7 +1,8 @@
 """The ``egret`` command: the only part of egret that prints, prompts or exits.
 
 Each command is a thin wrapper over a library function (:mod:`egret.compiler`,
-:mod:`egret.push`, :mod:`egret.data`, :mod:`egret.watch`). Every
+:mod:`egret.push`, :mod:`egret.data`, :mod:`egret.watch`, :mod:`egret.create`,
+:class:`egret.couch.Couch` for ``createdb``). Every
 :class:`~egret.errors.EgretError` becomes one line on stderr and exit status 1.
 
 egret talks to CouchDB with httpx rather than the ``couchdb`` PyPI client:
@@ -20,15 +21,17 @@ import click
 
 from egret import __version__
 from egret.compiler import compile_app
-from egret.couch import Couch, Target
+from egret.couch import SERVER_VARIABLE, Couch, Target
+from egret.create import create_app
 from egret.data import push_file
-from egret.errors import EgretError
+from egret.errors import DatabaseExists, EgretError
 from egret.push import PushResult, push_directory
 from egret.watch import Watcher
 
 URL_HELP = (
     "URL is http(s)://[USER:PASSWORD@]HOST:PORT/DATABASE, or a bare database name for "
-    "http://localhost:5984/NAME. Credentials may also come from COUCHDB_USER and "
+    "that database on the server in DIRT_COUCHDB_HOST, else on http://localhost:5984/NAME. "
+    "Credentials may also come from COUCHDB_USER and "
     "COUCHDB_PASSWORD or ~/.netrc; they are never printed."
 )
 
@@ -53,9 +56,15 @@ def _size(length: int) -> str:
 
 def _connect(url: str, timeout: float) -> Couch:
     try:
-        return Couch(Target.parse(url), timeout=timeout)
+        target = Target.parse(url)
     except EgretError as exc:
         raise Failure(str(exc)) from None
+    if target.server_from == SERVER_VARIABLE:
+        click.echo(f"using {target.url} ({url!r} is a database name; the server is {SERVER_VARIABLE}'s)")
+    elif target.server_from:
+        click.echo(f"using {target.url} ({url!r} is a database name: the local server; "
+                   f"give a full URL or set {SERVER_VARIABLE} for another)")
+    return Couch(target, timeout=timeout)
 
 
 def _report_push(result: PushResult, couch: Couch) -> None:
@@ -76,20 +85,51 @@ def _report_push(result: PushResult, couch: Couch) -> None:
     click.echo(result.url)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="egret")
-@click.option("-v", "--verbose", count=True, help="Log what egret does (-vv: more).")
-def main(verbose: int) -> None:
-    """Compile a CouchApp directory into a design document and push it,
-    its data, and every later edit, to CouchDB or pouchdb-server."""
-    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="egret: %(message)s", stream=sys.stderr)
+class _StderrHandler(logging.Handler):
+    """Writes log lines to whatever ``sys.stderr`` is when they are logged."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 (logging must never raise)
+            self.handleError(record)
+
+
+def _set_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    """-v counts wherever it is given (``egret -v push`` or ``egret push -v``)."""
+    total = ctx.meta.get("egret.verbosity", 0) + value
+    ctx.meta["egret.verbosity"] = total
+    _configure_logging(total)
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if not verbosity else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("egret: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
     # httpx logs each request line (never credentials: they are not in the URL) at -vv.
-    logging.getLogger("httpx").setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.INFO if verbosity >= 2 else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+verbose_option = click.option(
+    "-v", "--verbose", count=True, expose_value=False, callback=_set_verbosity,
+    help="Log what egret does, and what it skipped and why (-vv: each HTTP request too).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="egret")
+@verbose_option
+def main() -> None:
+    """Compile a CouchApp directory into a design document and push it,
+    its data, and every later edit, to CouchDB or pouchdb-server."""
+
+
 @main.command("compile")
+@verbose_option
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here instead of stdout.")
 @click.option("--database", help="Database name the page templates see (default: couchapp.json's).")
@@ -112,6 +152,7 @@ def compile_command(directory: Path, output: Path | None, database: str | None, 
 
 
 @main.command("push", epilog=URL_HELP)
+@verbose_option
 @click.argument("url")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
@@ -130,6 +171,7 @@ def push_command(url: str, directory: Path, timeout: float) -> None:
 
 
 @main.command("pushdata", epilog=URL_HELP)
+@verbose_option
 @click.argument("url")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--update", is_flag=True, help="Replace documents that already exist instead of reporting a conflict.")
@@ -158,6 +200,7 @@ def pushdata_command(url: str, file: Path, update: bool, timeout: float) -> None
 
 
 @main.command("watch", epilog=URL_HELP)
+@verbose_option
 @click.argument("url")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
@@ -183,3 +226,45 @@ def watch_command(url: str, directory: Path, timeout: float) -> None:
             watcher.run(threading.Event())
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
+
+
+@main.command("create")
+@verbose_option
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+def create_command(directory: Path) -> None:
+    """Make DIRECTORY (default: .) a new app, ready to push.
+
+    Writes settings.json (the design document is _design/ plus the
+    directory's name), a view counting documents by type, an index.html
+    showing those counts, and the empty folders shows/, lists/, updates/ and
+    filters/. Never overwrites a file.
+    """
+    try:
+        written = create_app(directory)
+    except EgretError as exc:
+        raise Failure(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    shown = str(directory) if str(directory) != "." else "."
+    click.echo(f"Next: cd {shown} && egret push http://localhost:5984/DATABASE")
+
+
+@main.command("createdb", epilog=URL_HELP)
+@verbose_option
+@click.argument("url")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
+def createdb_command(url: str, timeout: float) -> None:
+    """Create the database at URL.
+
+    An error if it exists already, if the name is not one CouchDB accepts,
+    or if the user is not a server admin (which creating a database needs).
+    push and pushdata create a missing database themselves.
+    """
+    with _connect(url, timeout) as couch:
+        try:
+            couch.create_database()
+        except DatabaseExists as exc:
+            raise Failure(f"{exc}; nothing to do") from None
+        except EgretError as exc:
+            raise Failure(str(exc)) from None
+        click.echo(f"created database {couch.db_url}")

@@ -1,32 +1,50 @@
 """Compile a CouchApp directory into a design document and its attachments (no network).
 
-The conventions are couchapp's (and couchdb-compile's), so an existing
-CouchApp compiles unchanged:
+egret reads what couchapp and the 2012 egret read, and nothing else, so a
+directory holding other files too (a ``README``, an executable ``egret``
+launcher, sample data, an editor's autosave) pushes the same app:
 
-* Every file becomes a field named after it without its extension, every
-  folder a nested object: ``views/by_type/map.js`` -> ``views.by_type.map``.
-  ``.json`` files are parsed; other files are UTF-8 text, stripped of
-  surrounding whitespace. A ``reduce.js`` may hold a built-in (``_count``).
-* Settings: ``couchapp.json`` becomes the ``couchapp`` field (couchapp's
-  way); the keys of ``settings.json`` become top-level fields (the original
-  egret's way: ``name``, ``description``, ``language``, ``designname``).
-  Both are the context of the page templates.
+* At the top: ``_id`` (the document id), ``language``, ``couchapp.json``
+  (becomes the ``couchapp`` field, couchapp's way), ``settings.json`` (its
+  keys become top-level fields, the 2012 egret's way: ``name``,
+  ``description``, ``language``, ``designname``), ``validate_doc_update.js``,
+  ``rewrites.json`` (or a ``rewrites.js`` function), ``options.json`` and
+  ``autoupdate.json``.
+* ``views/NAME/map.js`` and ``reduce.js`` (a function, or a built-in such as
+  ``_count``); ``views/lib/`` holds CommonJS modules for map functions.
+* ``shows/``, ``lists/``, ``updates/``, ``filters/``: one ``NAME.js`` per
+  function.
+* ``lib/`` and ``vendor/``: CommonJS modules (``.js``) and JSON data
+  (``.json``), at any depth, as nested objects: ``lib/state.js`` ->
+  ``lib.state``.
+* ``_attachments/`` (the 2012 egret's ``attachments/`` too), and
+  ``vendor/NAME/_attachments/`` under ``vendor/NAME/``: attachments, named by
+  their path, bytes as they are.
+* ``templates/**/*.html``: jinja2 pages rendered into attachments (see
+  :mod:`egret.templates`); ``"egret": {"templates": false}`` in the settings
+  keeps ``templates/`` an ordinary field instead, for apps whose show and
+  list functions use it.
+
+Everything else is skipped, and :attr:`CompiledApp.skipped` says what and why
+(``egret -v`` logs it): other top-level files and folders, files of the wrong
+kind inside those folders, dotfiles, ``*~`` and ``.couchappignore`` patterns
+(:mod:`egret.ignore`). A top-level name that should become a field anyway is
+listed in ``"egret": {"fields": [...]}`` of ``couchapp.json`` or
+``settings.json``; it is then read couchapp's way (files by name without
+extension, ``.json`` parsed, other files UTF-8 text stripped of surrounding
+whitespace, folders nested objects).
+
 * The document id: the ``_id`` file; otherwise ``"_id"`` in a settings file;
   otherwise ``_design/`` plus ``"designname"``; otherwise ``_design/`` plus
   the directory's name.
-* ``_attachments/`` (any depth; the original egret's ``attachments/`` too)
-  becomes attachments named by their path relative to it, as does
-  ``vendor/NAME/_attachments/`` under ``vendor/NAME/``. Other top-level names
-  starting with ``_`` are reserved and skipped.
-* ``templates/**/*.html`` are jinja2 pages rendered into attachments (see
-  :mod:`egret.templates`); ``"egret": {"templates": false}`` in
-  ``couchapp.json`` keeps ``templates/`` an ordinary field instead, for apps
-  whose show and list functions use it.
-* Dotfiles, ``*~`` and ``.couchappignore`` patterns are skipped (:mod:`egret.ignore`).
 * In ``.js`` files, a line ``// !code PATH`` (couchapp's macro) is replaced by
   the text of ``PATH``, relative to the app directory: one copy of a helper
   (dirt's task-state rule, ``lib/state.js``) shared by every view and by
   ``validate_doc_update``, where CommonJS ``require`` is not available.
+
+A file egret does read must be right: invalid JSON, a view without
+``map.js``, a binary ``.js`` file, two files making one field are
+:class:`~egret.errors.SourceError`, naming the file.
 
 egret adds one field, ``egret``: the MD5 of every attachment, which is how a
 later push knows what changed without downloading anything.
@@ -53,9 +71,31 @@ COUCHAPP_SETTINGS = "couchapp.json"
 EGRET_SETTINGS = "settings.json"
 ATTACHMENT_FOLDERS = ("_attachments", "attachments")
 BUILTIN_REDUCES = {"_count", "_sum", "_stats", "_approx_count_distinct"}
-FUNCTION_FIELDS = ("shows", "lists", "updates", "filters")
+FUNCTION_FOLDERS = ("shows", "lists", "updates", "filters")
+MODULE_FOLDERS = ("lib", "vendor")
+MODULE_SUFFIXES = (".js", ".json")
+# Top-level files that are design document fields, by file name.
+FIELD_FILES = ("language", "validate_doc_update.js", "rewrites.json", "rewrites.js", "options.json", "autoupdate.json")
 # Keys couchapp keeps in couchapp.json for its own bookkeeping, not settings.
 _COUCHAPP_BOOKKEEPING = ("signatures", "manifest", "objects", "length")
+
+_NOT_READ = "not part of the app (to push it as a field, list it in \"fields\" of the \"egret\" options)"
+_VIEW_PARTS = "a view folder holds map.js and reduce.js only"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or folder of the app directory that egret did not read, and why.
+
+    ``path`` is relative to the app directory, ``/``-separated, with a
+    trailing ``/`` for a folder (whose contents are then not looked at).
+    """
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
 
 
 @dataclass
@@ -63,13 +103,15 @@ class CompiledApp:
     """A compiled app: design document fields, attachments and settings.
 
     ``doc`` holds every field including ``_id`` and ``egret`` but not
-    ``_attachments``; :meth:`document` gives the whole document.
+    ``_attachments``; :meth:`document` gives the whole document. ``skipped``
+    lists what in the directory is not part of the app.
     """
 
     directory: Path
     doc: dict[str, Any]
     attachments: dict[str, Attachment] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def doc_id(self) -> str:
@@ -91,8 +133,9 @@ def compile_app(directory: Path | str, database: str | None = None) -> CompiledA
 
     ``database`` is the name of the database it is pushed to (the
     ``database`` of templates; ``couchapp.json``'s ``database`` otherwise).
-    Raises :class:`SourceError` for anything in the directory that would not
-    make a valid, working design document.
+    Raises :class:`SourceError` for anything egret reads that would not make
+    a valid, working design document; what it does not read is skipped
+    (logged at INFO, and listed in :attr:`CompiledApp.skipped`).
     """
     app_dir = Path(directory)
     if not app_dir.is_dir():
@@ -101,34 +144,30 @@ def compile_app(directory: Path | str, database: str | None = None) -> CompiledA
     couchapp_settings = _read_settings(app_dir / COUCHAPP_SETTINGS)
     egret_settings = _read_settings(app_dir / EGRET_SETTINGS)
     settings = {**couchapp_settings, **egret_settings}
-    options = settings.get("egret", {})
-    if not isinstance(options, dict):
-        raise SourceError(app_dir, '"egret" in the settings must be an object of egret options')
+    options = _egret_options(app_dir, settings)
     templates_name = options.get("templates", "templates")
-    if templates_name and not isinstance(templates_name, str):
-        raise SourceError(app_dir, '"templates" in the egret options must be a folder name, or false')
     templates_dir = app_dir / templates_name if templates_name else None
     if templates_dir is not None and not templates_dir.is_dir():
         templates_dir = None
 
-    skip = {COUCHAPP_SETTINGS, EGRET_SETTINGS, *ATTACHMENT_FOLDERS}
-    if templates_dir is not None:
-        skip.add(templates_dir.name)
-    fields = _folder_fields(app_dir, app_dir, rules, top_level_skip=skip)
+    reader = _Reader(app_dir, rules)
+    extra_fields = set(options.get("fields", []))
+    if templates_name is False:
+        extra_fields.add("templates")
+    fields = reader.top_level(extra_fields, templates_dir)
     if "egret" in fields:
         raise SourceError(app_dir / "egret", "the field name 'egret' is reserved for egret's bookkeeping")
     if couchapp_settings:
-        couchapp_field = fields.get("couchapp")
-        meta = {k: v for k, v in couchapp_settings.items() if k != "_id" and k not in _COUCHAPP_BOOKKEEPING}
-        fields["couchapp"] = {**couchapp_field, **meta} if isinstance(couchapp_field, dict) else meta
+        fields["couchapp"] = {k: v for k, v in couchapp_settings.items() if k != "_id" and k not in _COUCHAPP_BOOKKEEPING}
     top_level = {k: v for k, v in egret_settings.items() if k not in ("_id", "_rev", "_attachments", "egret")}
     fields = {**top_level, **fields}
 
     doc_id = _doc_id(app_dir, settings)
     _check_fields(app_dir, fields)
 
-    attachments = _collect_attachments(app_dir, rules)
+    attachments = reader.attachments()
     if templates_dir is not None:
+        reader.skip_non_pages(templates_dir)
         context = template_context(doc_id, settings, database)
         for name, html in render_pages(templates_dir, context, rules, app_dir).items():
             if name in attachments:
@@ -140,9 +179,12 @@ def compile_app(directory: Path | str, database: str | None = None) -> CompiledA
     if options.get("jquery", True) and assets.JQUERY_NAME not in attachments:
         attachments[assets.JQUERY_NAME] = assets.jquery()
 
+    for skipped in reader.skipped:
+        log.info("skipped %s", skipped)
     doc = {"_id": doc_id, **fields}
     doc["egret"] = {"attachments": {name: att.md5 for name, att in sorted(attachments.items())}}
-    return CompiledApp(directory=app_dir, doc=doc, attachments=attachments, settings=settings)
+    return CompiledApp(directory=app_dir, doc=doc, attachments=attachments, settings=settings,
+                       skipped=reader.skipped)
 
 
 def template_context(doc_id: str, settings: dict[str, Any], database: str | None) -> dict[str, Any]:
@@ -165,6 +207,194 @@ def template_context(doc_id: str, settings: dict[str, Any], database: str | None
         "jquery_version": assets.jquery_version(),
         "egret_version": __version__,
     }
+
+
+def _egret_options(app_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The ``"egret"`` object of the settings, checked."""
+    options = settings.get("egret", {})
+    if not isinstance(options, dict):
+        raise SourceError(app_dir, '"egret" in the settings must be an object of egret options')
+    templates = options.get("templates", "templates")
+    if templates is not False and not (isinstance(templates, str) and templates):
+        raise SourceError(app_dir, '"templates" in the egret options must be a folder name, or false')
+    extra = options.get("fields", [])
+    if not isinstance(extra, list) or not all(isinstance(name, str) and name and "/" not in name for name in extra):
+        raise SourceError(app_dir, '"fields" in the egret options must be a list of top-level file or folder names')
+    return options
+
+
+class _Reader:
+    """Reads the parts of an app directory that make fields and attachments, noting what it skips."""
+
+    def __init__(self, app_dir: Path, rules: IgnoreRules):
+        self.app_dir = app_dir
+        self.rules = rules
+        self.skipped: list[Skipped] = []
+
+    # -- walking ----------------------------------------------------------------
+
+    def _entries(self, folder: Path) -> list[tuple[os.DirEntry, str, bool]]:
+        """The entries of ``folder`` that the ignore rules let through: (entry, relative path, is_dir)."""
+        entries = []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            relative = Path(entry.path).relative_to(self.app_dir).as_posix()
+            is_dir = entry.is_dir()
+            if not is_dir and not entry.is_file():
+                self.skip(relative, False, "not a file or folder")
+                continue
+            reason = self.rules.reason(relative, is_dir=is_dir)
+            if reason:
+                self.skip(relative, is_dir, reason)
+                continue
+            entries.append((entry, relative, is_dir))
+        return entries
+
+    def skip(self, relative: str, is_dir: bool, reason: str) -> None:
+        self.skipped.append(Skipped(relative + ("/" if is_dir else ""), reason))
+
+    # -- fields -----------------------------------------------------------------
+
+    def top_level(self, extra_fields: set[str], templates_dir: Path | None) -> dict[str, Any]:
+        """The design document fields from the top of the app directory."""
+        fields: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+        for entry, relative, is_dir in self._entries(self.app_dir):
+            name, path = entry.name, Path(entry.path)
+            if is_dir and (name in ATTACHMENT_FOLDERS or path == templates_dir):
+                continue  # attachments and pages, read later
+            if not is_dir and name in ("_id", COUCHAPP_SETTINGS, EGRET_SETTINGS):
+                continue  # the id and the settings, read already
+            if name in extra_fields:
+                key, value = _key(name, is_dir), (self.any_fields(path) if is_dir else _read_value(path, self.app_dir))
+            elif is_dir and name == "views":
+                key, value = name, self.views(path)
+            elif is_dir and name in FUNCTION_FOLDERS:
+                key, value = name, self.functions(path)
+            elif is_dir and name in MODULE_FOLDERS:
+                key, value = name, self.modules(path, in_vendor=name == "vendor")
+            elif not is_dir and name in FIELD_FILES:
+                key, value = _key(name, False), _read_value(path, self.app_dir)
+            elif name.startswith("_"):
+                self.skip(relative, is_dir, "names starting with _ are reserved by CouchDB")
+                continue
+            else:
+                self.skip(relative, is_dir, _NOT_READ)
+                continue
+            _put(fields, origins, key, value, relative, path)
+        return fields
+
+    def views(self, folder: Path) -> dict[str, Any]:
+        """``views/NAME/map.js`` and ``reduce.js``; ``views/lib/`` as modules."""
+        views: dict[str, Any] = {}
+        for entry, relative, is_dir in self._entries(folder):
+            if not is_dir:
+                self.skip(relative, False, "views/ holds one folder per view (views/NAME/map.js)")
+            elif entry.name == "lib":
+                views["lib"] = self.modules(Path(entry.path))
+            else:
+                view: dict[str, str] = {}
+                for part, part_relative, part_is_dir in self._entries(Path(entry.path)):
+                    if part_is_dir or part.name not in ("map.js", "reduce.js"):
+                        self.skip(part_relative, part_is_dir, _VIEW_PARTS)
+                        continue
+                    view[part.name[:-3]] = _read_js(Path(part.path), self.app_dir)
+                views[entry.name] = view
+        return views
+
+    def functions(self, folder: Path) -> dict[str, str]:
+        """One ``NAME.js`` file per function (shows, lists, updates, filters)."""
+        functions: dict[str, str] = {}
+        for entry, relative, is_dir in self._entries(folder):
+            if is_dir or not entry.name.endswith(".js"):
+                self.skip(relative, is_dir, f"{folder.name}/ holds one .js file per function")
+                continue
+            functions[entry.name[:-3]] = _read_js(Path(entry.path), self.app_dir)
+        return functions
+
+    def modules(self, folder: Path, in_vendor: bool = False) -> dict[str, Any]:
+        """CommonJS modules (``.js``) and JSON data (``.json``), nested by folder."""
+        fields: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+        for entry, relative, is_dir in self._entries(folder):
+            path = Path(entry.path)
+            if is_dir:
+                if in_vendor and entry.name == "_attachments" and path.parent.parent == self.app_dir / "vendor":
+                    continue  # read as attachments
+                _put(fields, origins, entry.name, self.modules(path, in_vendor), relative, path)
+            elif path.suffix in MODULE_SUFFIXES:
+                _put(fields, origins, path.stem, _read_value(path, self.app_dir), relative, path)
+            else:
+                top = relative.split("/", 1)[0]
+                self.skip(relative, False, f"{top}/ holds CommonJS modules (.js) and JSON data (.json)")
+        return fields
+
+    def any_fields(self, folder: Path) -> dict[str, Any]:
+        """Every file as a field, couchapp's way (for folders named in the ``fields`` option)."""
+        fields: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+        for entry, relative, is_dir in self._entries(folder):
+            path = Path(entry.path)
+            value = self.any_fields(path) if is_dir else _read_value(path, self.app_dir)
+            _put(fields, origins, _key(entry.name, is_dir), value, relative, path)
+        return fields
+
+    # -- attachments and pages --------------------------------------------------
+
+    def attachments(self) -> dict[str, Attachment]:
+        """``_attachments/``, ``attachments/`` and ``vendor/NAME/_attachments/``, by name."""
+        attachments: dict[str, Attachment] = {}
+        roots = [(self.app_dir / folder, "") for folder in ATTACHMENT_FOLDERS]
+        vendor = self.app_dir / "vendor"
+        if vendor.is_dir() and not self.rules.ignored("vendor", is_dir=True):
+            for entry in sorted(vendor.iterdir()):
+                if entry.is_dir() and not self.rules.ignored_path(self.app_dir, entry):
+                    roots.append((entry / "_attachments", f"vendor/{entry.name}/"))
+        for root, prefix in roots:
+            if not root.is_dir() or self.rules.ignored_path(self.app_dir, root):
+                continue
+            for path in self._files_below(root):
+                name = prefix + path.relative_to(root).as_posix()
+                if name in attachments:
+                    raise SourceError(path, f"both {attachments[name].origin} and this file make attachment {name}")
+                attachments[name] = Attachment.from_file(name, path, origin=path.relative_to(self.app_dir).as_posix())
+        return attachments
+
+    def _files_below(self, folder: Path) -> list[Path]:
+        files = []
+        for entry, _relative, is_dir in self._entries(folder):
+            files.extend(self._files_below(Path(entry.path)) if is_dir else [Path(entry.path)])
+        return files
+
+    def skip_non_pages(self, templates_dir: Path) -> None:
+        """Note the files under ``templates/`` that are neither pages nor layouts (``*.html``)."""
+        for path in self._files_below(templates_dir):
+            if path.suffix != ".html":
+                self.skip(path.relative_to(self.app_dir).as_posix(), False,
+                          "templates/ renders *.html files (pages, and _-prefixed layouts and partials)")
+
+
+def _key(name: str, is_dir: bool) -> str:
+    """The field a file or folder makes: its name without the extension."""
+    return name if is_dir else os.path.splitext(name)[0]
+
+
+def _put(fields: dict[str, Any], origins: dict[str, str], key: str, value: Any, relative: str, path: Path) -> None:
+    if key in fields:
+        raise SourceError(path, f"both {origins[key]} and {relative} make field {key!r}")
+    fields[key], origins[key] = value, relative
+
+
+def _read_value(path: Path, app_dir: Path) -> Any:
+    """A file as a field: ``.json`` parsed, ``.js`` with its macros expanded, other text stripped."""
+    if path.suffix == ".json":
+        return _read_json(path)
+    if path.suffix == ".js":
+        return _read_js(path, app_dir)
+    return _read_text(path).strip()
+
+
+def _read_js(path: Path, app_dir: Path) -> str:
+    return expand_code_macros(_read_text(path).strip(), path, app_dir)
 
 
 def _read_settings(path: Path) -> dict[str, Any]:
@@ -207,37 +437,6 @@ def _read_json(path: Path) -> Any:
         raise SourceError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
 
 
-def _folder_fields(folder: Path, app_dir: Path, rules: IgnoreRules, top_level_skip: set[str] = frozenset()) -> dict[str, Any]:
-    """The fields of one folder: files by name without extension, folders as objects."""
-    fields: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    top = folder == app_dir
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        relative = Path(entry.path).relative_to(app_dir).as_posix()
-        is_dir = entry.is_dir()
-        if rules.ignored(relative, is_dir=is_dir) or entry.name == "_attachments":
-            continue
-        if top and (entry.name.startswith("_") or entry.name in top_level_skip):
-            continue
-        path = Path(entry.path)
-        if is_dir:
-            key, value = entry.name, _folder_fields(path, app_dir, rules)
-        elif entry.is_file():
-            key, extension = os.path.splitext(entry.name)
-            if extension == ".json":
-                value = _read_json(path)
-            else:
-                value = _read_text(path).strip()
-                if extension == ".js":
-                    value = expand_code_macros(value, path, app_dir)
-        else:
-            continue
-        if key in fields:
-            raise SourceError(path, f"both {origins[key]} and {relative} make field {key!r}")
-        fields[key], origins[key] = value, relative
-    return fields
-
-
 _CODE_MACRO = re.compile(r"^[ \t]*//[ \t]*!code[ \t]+(\S+)[ \t]*$", re.MULTILINE)
 
 
@@ -264,39 +463,20 @@ def expand_code_macros(text: str, path: Path, app_dir: Path, _seen: tuple[Path, 
 
 def _check_fields(app_dir: Path, fields: dict[str, Any]) -> None:
     """Refuse what CouchDB would reject, or accept and then fail on at query time."""
-    views = fields.get("views")
-    if views is not None:
-        if not isinstance(views, dict):
-            raise SourceError(app_dir / "views", "views must be a folder of view folders")
-        for name, view in views.items():
-            if name == "lib":  # CommonJS modules for map functions
-                continue
-            where = app_dir / "views" / name
-            if not isinstance(view, dict):
-                raise SourceError(where, "a view must be a folder holding map.js (and optionally reduce.js)")
-            if "map" not in view:
-                raise SourceError(where, "view folder has no map.js")
-            for part in ("map", "reduce"):
-                if part in view and not isinstance(view[part], str):
-                    raise SourceError(where / f"{part}.js", f"{part} must be a JavaScript function (or a built-in reduce)")
-            reduce = view.get("reduce", "")
-            if reduce.startswith("_") and reduce not in BUILTIN_REDUCES:
-                raise SourceError(
-                    where / "reduce.js", f"unknown built-in reduce {reduce!r} (one of {', '.join(sorted(BUILTIN_REDUCES))})"
-                )
-    for kind in FUNCTION_FIELDS:
-        functions = fields.get(kind)
-        if functions is None:
+    for name, view in (fields.get("views") or {}).items():
+        if name == "lib":  # CommonJS modules for map functions
             continue
-        if not isinstance(functions, dict):
-            raise SourceError(app_dir / kind, f"{kind} must be a folder of .js files")
-        for name, function in functions.items():
-            if not isinstance(function, str):
-                raise SourceError(app_dir / kind / name, f"{kind}/{name} must be a .js file holding one function")
-    if "validate_doc_update" in fields and not isinstance(fields["validate_doc_update"], str):
-        raise SourceError(app_dir / "validate_doc_update.js", "validate_doc_update must be a JavaScript function")
-    if (app_dir / "rewrites.json").is_file():
-        _check_rewrites(app_dir / "rewrites.json", fields.get("rewrites"))
+        where = app_dir / "views" / name
+        if "map" not in view:
+            raise SourceError(where, "view folder has no map.js")
+        reduce = view.get("reduce", "")
+        if reduce.startswith("_") and reduce not in BUILTIN_REDUCES:
+            raise SourceError(
+                where / "reduce.js", f"unknown built-in reduce {reduce!r} (one of {', '.join(sorted(BUILTIN_REDUCES))})"
+            )
+    rewrites = app_dir / "rewrites.json"
+    if "rewrites" in fields and not isinstance(fields["rewrites"], str) and rewrites.is_file():
+        _check_rewrites(rewrites, fields["rewrites"])
 
 
 def _check_rewrites(path: Path, rewrites: Any) -> None:

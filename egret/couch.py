@@ -2,7 +2,8 @@
 
 A target is one string, as users type it: ``http(s)://[user:pass@]host:port/db``
 (the last path segment is the database, anything before it a path prefix of a
-reverse proxy) or a bare database name, meaning ``http://localhost:5984/NAME``.
+reverse proxy) or a bare database name, meaning that database on the server
+in ``DIRT_COUCHDB_HOST`` (as for dirt), else on ``http://localhost:5984``.
 Credentials come from the URL's userinfo, else from ``COUCHDB_USER`` and
 ``COUCHDB_PASSWORD``, else from the netrc file (``$NETRC`` or ``~/.netrc``).
 They are moved out of the URL into HTTP basic auth and never appear in a
@@ -17,17 +18,18 @@ import netrc
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from egret.errors import Conflict, CouchError, InvalidTarget, NotAuthorized, ServerUnreachable
+from egret.errors import Conflict, CouchError, DatabaseExists, InvalidTarget, NotAuthorized, ServerUnreachable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SERVER = "http://localhost:5984"
+SERVER_VARIABLE = "DIRT_COUCHDB_HOST"  # the server of a bare database name, if set
 
 # What Apache CouchDB accepts as a database name (pouchdb-server accepts more,
 # so egret checks locally to behave the same on both).
@@ -83,12 +85,15 @@ class Target:
     """Where to push: a server base URL, a database name and credentials.
 
     ``server`` never holds credentials; ``auth`` is ``(user, password)`` or
-    ``None``. ``repr`` hides the password.
+    ``None``. ``server_from`` says where the server came from when the user
+    gave only a database name (``DIRT_COUCHDB_HOST``, or ``"default"``), and
+    is empty for a URL. ``repr`` hides the password.
     """
 
     server: str
     database: str
     auth: tuple[str, str] | None = None
+    server_from: str = ""
 
     def __repr__(self) -> str:
         user = self.auth[0] if self.auth else None
@@ -109,7 +114,17 @@ class Target:
         environ = os.environ if environ is None else environ
         if "://" not in spec:
             check_database_name(spec)
+            base = environ.get(SERVER_VARIABLE, "").rstrip("/")
+            if base:
+                if "://" not in base:
+                    raise InvalidTarget(f"{SERVER_VARIABLE}={redact(base)}", "not an http:// or https:// URL")
+                try:
+                    target = cls.parse(f"{base}/{quote(spec, safe='')}", environ)
+                except InvalidTarget as exc:
+                    raise InvalidTarget(f"{SERVER_VARIABLE}={redact(base)}", exc.problem) from None
+                return replace(target, server_from=SERVER_VARIABLE)
             server, database, auth = DEFAULT_SERVER, spec, None
+            server_from = "default"
         else:
             parts = urlsplit(spec)
             shown = redact(spec)
@@ -137,9 +152,10 @@ class Target:
             auth = None
             if parts.username is not None:
                 auth = (unquote(parts.username), unquote(parts.password or ""))
+            server_from = ""
         if auth is None:
             auth = _credentials_from_environment(urlsplit(server).hostname or "", environ)
-        return cls(server=server, database=database, auth=auth)
+        return cls(server=server, database=database, auth=auth, server_from=server_from)
 
 
 def _credentials_from_environment(host: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
@@ -239,15 +255,32 @@ class Couch:
         response = self.request("GET", self.db_url, ok=(404,))
         if response.status_code == 200:
             return False
+        try:
+            self.create_database()
+        except DatabaseExists:  # created by someone else meanwhile
+            return False
+        return True
+
+    def create_database(self) -> None:
+        """Create the database; :class:`DatabaseExists` if it is there already.
+
+        Creating a database needs a server admin: without credentials on a
+        server that has admins, and for a user who is not one, the
+        :class:`NotAuthorized` says so.
+        """
         if self.target.auth is None and not self._anonymous_is_admin():
             # pouchdb-server never answers an anonymous PUT /db once an admin
             # exists, so ask first; CouchDB would answer 401.
             raise NotAuthorized("PUT", self.db_url, 401, "unauthorized", "creating a database needs a server admin", _AUTH_HINT)
-        response = self.request("PUT", self.db_url, ok=(412,))
-        created = response.status_code != 412
-        if created:
-            log.info("created database %s", self.db_url)
-        return created
+        try:
+            response = self.request("PUT", self.db_url, ok=(412,))
+        except NotAuthorized as exc:
+            raise NotAuthorized(exc.method, exc.url, exc.status, exc.error, exc.reason,
+                                "creating a database needs a server admin: check the user name and password, "
+                                "and that the user is an admin") from None
+        if response.status_code == 412:
+            raise DatabaseExists(self.db_url)
+        log.info("created database %s", self.db_url)
 
     def _anonymous_is_admin(self) -> bool:
         """Whether the server treats requests without credentials as admin ("admin party")."""

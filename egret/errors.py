@@ -72,3 +72,11 @@ class NotAuthorized(CouchError):
 
 class Conflict(CouchError):
     """409: the document changed on the server since egret read it."""
+
+
+class DatabaseExists(CouchError):
+    """412 on creating a database: it is there already (``url``, redacted)."""
+
+    def __init__(self, url: str):
+        self.method, self.url, self.status, self.error, self.reason = "PUT", url, 412, "file_exists", ""
+        EgretError.__init__(self, f"the database {url} already exists")

@@ -60,20 +60,27 @@ class IgnoreRules:
 
     def ignored(self, relative: str, is_dir: bool = False) -> bool:
         """Whether the entry at ``relative`` (``/``-separated, relative to the app) is skipped."""
+        return self.reason(relative, is_dir) is not None
+
+    def reason(self, relative: str, is_dir: bool = False) -> str | None:
+        """Why the entry at ``relative`` is skipped (for ``egret -v``), or ``None`` if it is not."""
         name = relative.rsplit("/", 1)[-1]
-        if name.startswith(".") or name.endswith("~"):
-            return True
+        if name.startswith("."):
+            return "a dotfile"
+        if name.endswith("~"):
+            return "an editor backup (ends with ~)"
         for regex in self.regexes:
             if regex.match(name) or regex.match(relative):
-                return True
+                return f"matches {regex.pattern} in {IGNORE_FILE}"
         for glob in self.globs:
-            if glob.endswith("/"):
+            pattern = glob
+            if pattern.endswith("/"):
                 if not is_dir:
                     continue
-                glob = glob.rstrip("/")
-            if fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(relative, glob.lstrip("/")):
-                return True
-        return False
+                pattern = pattern.rstrip("/")
+            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(relative, pattern.lstrip("/")):
+                return f"matches {glob} in {IGNORE_FILE}"
+        return None
 
     def ignored_path(self, app_dir: Path, path: Path) -> bool:
         """Whether ``path`` (anywhere under ``app_dir``) or one of its parents is skipped."""

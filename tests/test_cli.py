@@ -72,7 +72,7 @@ def test_create_makes_a_project_and_never_overwrites_one(tmp_path, env):
     assert f"dirt v{__version__}" in done.stdout and "Created new dirt project" in done.stdout
     root = tmp_path / "myproj"
     assert (root / "settings.py").is_file() and (root / "tasks" / "examples").is_dir()
-    assert (root / "web").is_dir() and (root / "test_data.json").is_file()
+    assert (root / "web" / "egret").is_file() and (root / "web" / "test_data.json").is_file()
     assert 'couchdb_dbname = "myproj"' in (root / "settings.py").read_text()
     (root / "settings.py").write_text("# mine\n")
 

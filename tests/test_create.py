@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from dirt.create import create_project
+import os
+
+from dirt.create import LAUNCHER, SAMPLE_DATA, create_project
 from dirt.errors import ProjectExists, SettingsError
 from dirt.settings import load_project
 
@@ -13,7 +15,8 @@ from dirt.settings import load_project
 def test_create_makes_a_complete_project(tmp_path):
     root = create_project(tmp_path / "builder")
     for path in ["README.md", "settings.py", "tasks/__init__.py", "tasks/examples/simple.py",
-                 "tasks/examples/kwargs.py", "tasks/examples/attachments.py", "test_data.json", "web/_id"]:
+                 "tasks/examples/kwargs.py", "tasks/examples/attachments.py", "web/test_data.json", "web/egret",
+                 "web/_id"]:
         assert (root / path).is_file(), path
     assert not list(root.rglob("*.jinja"))
     project = load_project(root)
@@ -21,7 +24,10 @@ def test_create_makes_a_complete_project(tmp_path):
     assert (s.project_name, s.couchdb_dbname, s.load_balancer) == ("builder", "builder", "round_robin")
     assert s.couchdb_host == "http://localhost:5984" and s.node_enable_default is True
     assert (root / "web/_id").read_text().strip() == "_design/builder"
-    docs = json.loads((root / "test_data.json").read_text())
+    # The 2012 listing: README.md settings.py tasks web (the sample data and ./egret are in web/).
+    assert sorted(p.name for p in root.iterdir()) == ["README.md", "settings.py", "tasks", "web"]
+    assert os.access(root / LAUNCHER, os.X_OK)
+    docs = json.loads((root / SAMPLE_DATA).read_text())
     assert {d["type"] for d in docs} == {"record", "task"}
     # The example tasks run as plain scripts too.
     out = subprocess.run([sys.executable, str(root / "tasks/examples/simple.py")], capture_output=True, text=True)
@@ -66,3 +72,20 @@ def test_missing_settings(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_project(tmp_path)
     assert "dirt create" in str(err.value)
+
+
+def test_the_skeleton_settings_show_every_setting_with_its_default(tmp_path):
+    """settings.py says every name in it is optional with its default shown: it must hold all of them."""
+    import dataclasses
+    import runpy
+
+    from dirt.settings import Settings
+
+    root = create_project(tmp_path / "p")
+    values = runpy.run_path(str(root / "settings.py"))
+    for f in dataclasses.fields(Settings):
+        assert f.name in values, f"the skeleton's settings.py does not show {f.name}"
+        if f.name in ("project_name", "couchdb_dbname"):
+            continue  # the project's own
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        assert values[f.name] == default, f.name

@@ -2,7 +2,8 @@
 
 The servers (``couch``, ``secure_couch``, ``db_url``) come from the
 top-level conftest. Every test here runs with ``HOME`` in a temporary folder
-and without ``COUCHDB_USER``/``COUCHDB_PASSWORD``/``NETRC``, so the machine's
+and without ``COUCHDB_USER``/``COUCHDB_PASSWORD``/``NETRC`` (nor dirt's
+``DIRT_COUCHDB_HOST``/``_USER``/``_PASSWORD``), so the machine's
 own credentials can neither help nor leak into a test.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ def clean_environment(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for name in ("COUCHDB_USER", "COUCHDB_PASSWORD", "NETRC", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+    for name in ("COUCHDB_USER", "COUCHDB_PASSWORD", "NETRC", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                 "DIRT_COUCHDB_HOST", "DIRT_COUCHDB_USER", "DIRT_COUCHDB_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     return home
 

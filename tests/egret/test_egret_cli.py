@@ -26,6 +26,8 @@ def test_version():
     ("push", ["URL [DIRECTORY]", "writes only what changed", "COUCHDB_USER", "localhost:5984/NAME"]),
     ("pushdata", ["URL FILE", "--update", '{"docs": [...]}', "netrc"]),
     ("watch", ["URL [DIRECTORY]", "after every change", "Ctrl-C"]),
+    ("create", ["[DIRECTORY]", "settings.json", "Never overwrites"]),
+    ("createdb", ["URL", "exists already", "server admin", "DIRT_COUCHDB_HOST"]),
 ])
 def test_each_command_explains_itself(command, words):
     result = CliRunner().invoke(main, [command, "--help"])
@@ -38,7 +40,7 @@ def test_each_command_explains_itself(command, words):
 def test_top_level_help_lists_the_commands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("compile", "push", "pushdata", "watch"):
+    for command in ("compile", "push", "pushdata", "watch", "create", "createdb"):
         assert command in result.stdout
 
 

@@ -11,10 +11,11 @@ import xstatic.pkg.jquery
 from click.testing import CliRunner
 
 from egret.cli import main
-from egret.compiler import compile_app
+from egret.compiler import Skipped, compile_app
 from egret.errors import SourceError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NOT_READ = 'not part of the app (to push it as a field, list it in "fields" of the "egret" options)'
 
 
 def text(path):
@@ -28,9 +29,11 @@ def test_couchapp_style_directory_compiles_to_what_the_conventions_specify():
     doc = app.document()
 
     # What couchapp's conventions make of this directory, written out by hand:
-    # files are fields named without their extension, folders nested objects,
-    # .json parsed, _id from the _id file, couchapp.json as "couchapp",
-    # _attachments/ and vendor/*/_attachments/ as attachments.
+    # the design document's own files and folders become fields named without
+    # their extension, folders nested objects, .json parsed, _id from the _id
+    # file, couchapp.json as "couchapp", _attachments/ and
+    # vendor/*/_attachments/ as attachments. README.md and config/ are not
+    # part of a CouchApp: skipped.
     expected_fields = {
         "_id": "_design/sample",
         "language": "javascript",
@@ -38,7 +41,6 @@ def test_couchapp_style_directory_compiles_to_what_the_conventions_specify():
             "name": "Sample",
             "description": "An ordinary CouchApp, laid out the way couchapp generates them.",
         },
-        "README": "Sample app\n==========\n\nRead me.",
         "views": {
             "by_type": {"map": text(root / "views/by_type/map.js"), "reduce": "_count"},
             "lib": {"prefix": "exports.prefix = 'item: ';"},
@@ -50,7 +52,6 @@ def test_couchapp_style_directory_compiles_to_what_the_conventions_specify():
         "validate_doc_update": text(root / "validate_doc_update.js"),
         "rewrites": [{"from": "", "to": "index.html"}, {"from": "api/*", "to": "../../*"}],
         "lib": {"helpers": {"format": "exports.title = function (s) { return s.toUpperCase(); };"}},
-        "config": {"limits": {"page_size": 20, "refresh": True}},
         "vendor": {"mylib": {}},
     }
     expected_attachments = {
@@ -78,8 +79,39 @@ def test_skipped_files_do_not_appear_anywhere():
     doc = compile_app(FIXTURES / "sampleapp").document(inline=False)
     dumped = json.dumps(doc)
     # dotfiles, *.bak and "drafts" (.couchappignore regexes), the _id file itself
-    for absent in ("DS_Store", "old.bak", "notes", "drafts", "hidden", "secret", "couchappignore"):
+    for absent in ("DS_Store", "old.bak", "notes", "drafts", "hidden", "secret", "couchappignore", "Read me"):
         assert absent not in dumped
+
+
+def test_what_is_skipped_is_listed_with_the_reason():
+    skipped = {str(s.path): s.reason for s in compile_app(FIXTURES / "sampleapp").skipped}
+    assert skipped == {
+        ".couchappignore": "a dotfile",
+        ".hidden": "a dotfile",
+        "README.md": NOT_READ,
+        "_attachments/.DS_Store": "a dotfile",
+        "_attachments/css/old.bak": r"matches .*\.bak$ in .couchappignore",
+        "config/": NOT_READ,
+        "drafts/": "matches drafts in .couchappignore",
+        "notes.bak": r"matches .*\.bak$ in .couchappignore",
+    }
+
+
+def test_fields_option_reads_named_top_level_entries_as_fields(sample_app):
+    settings = json.loads((sample_app / "couchapp.json").read_text())
+    settings["egret"] = {"fields": ["config", "README.md"]}
+    (sample_app / "couchapp.json").write_text(json.dumps(settings))
+    app = compile_app(sample_app)
+    assert app.doc["config"] == {"limits": {"page_size": 20, "refresh": True}}
+    assert app.doc["README"] == "Sample app\n==========\n\nRead me."
+    assert {s.path for s in app.skipped} >= {".hidden", "notes.bak"}
+    assert not {"config/", "README.md"} & {s.path for s in app.skipped}
+
+
+def test_fields_option_must_name_top_level_entries(sample_app):
+    (sample_app / "couchapp.json").write_text(json.dumps({"egret": {"fields": "config"}}))
+    with pytest.raises(SourceError, match='"fields" in the egret options must be a list'):
+        compile_app(sample_app)
 
 
 def test_glob_style_couchappignore(sample_app):
@@ -222,29 +254,60 @@ def test_template_and_attachment_of_the_same_name(pages_app):
 
 
 def test_invalid_json_file_names_file_and_line(sample_app):
-    (sample_app / "config" / "limits.json").write_text('{\n  "page_size": 20,\n}\n')
+    (sample_app / "lib" / "limits.json").write_text('{\n  "page_size": 20,\n}\n')
     with pytest.raises(SourceError) as caught:
         compile_app(sample_app)
     assert caught.value.path.name == "limits.json" and caught.value.line == 3
 
 
 def test_two_files_for_one_field(sample_app):
-    (sample_app / "shows" / "item.txt").write_text("not a function")
-    with pytest.raises(SourceError, match="make field 'item'"):
+    (sample_app / "lib" / "helpers" / "format.json").write_text('{"not": "a module"}')
+    with pytest.raises(SourceError, match="make field 'format'"):
         compile_app(sample_app)
 
 
-def test_binary_file_outside_attachments(sample_app):
-    (sample_app / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+def test_a_binary_file_egret_reads_is_an_error(sample_app):
+    (sample_app / "shows" / "item.js").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     with pytest.raises(SourceError, match="binary files belong in _attachments"):
         compile_app(sample_app)
 
 
-def test_a_show_must_be_a_function_file(sample_app):
+@pytest.mark.parametrize("relative, reason", [
+    ("logo.png", NOT_READ),
+    ("egret", NOT_READ),
+    ("test_data.json", NOT_READ),
+    ("#index.js#", NOT_READ),
+    ("_design", "names starting with _ are reserved by CouchDB"),
+    ("shows/item.txt", "shows/ holds one .js file per function"),
+    ("shows/#item.js#", "shows/ holds one .js file per function"),
+    ("shows/item.js.orig", "shows/ holds one .js file per function"),
+    ("filters/README", "filters/ holds one .js file per function"),
+    ("views/README.md", "views/ holds one folder per view (views/NAME/map.js)"),
+    ("views/by_type/notes.txt", "a view folder holds map.js and reduce.js only"),
+    ("views/by_type/map.js.swp", "a view folder holds map.js and reduce.js only"),
+    ("lib/logo.png", "lib/ holds CommonJS modules (.js) and JSON data (.json)"),
+    ("views/lib/README", "views/ holds CommonJS modules (.js) and JSON data (.json)"),
+    ("vendor/mylib/LICENSE", "vendor/ holds CommonJS modules (.js) and JSON data (.json)"),
+    ("templates/README.md", "templates/ renders *.html files (pages, and _-prefixed layouts and partials)"),
+])
+def test_a_stray_file_never_becomes_a_field_or_stops_the_compile(sample_app, relative, reason):
+    before = compile_app(sample_app).document()
+    stray = sample_app / relative
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary, and { not JSON")
+    stray.chmod(0o755)
+    (sample_app / "templates").mkdir(exist_ok=True)
+    app = compile_app(sample_app)
+    assert app.document() == before
+    assert Skipped(relative, reason) in app.skipped
+
+
+def test_a_stray_folder_in_a_function_folder_is_skipped(sample_app):
     (sample_app / "shows" / "nested").mkdir()
     (sample_app / "shows" / "nested" / "x.js").write_text("function () {}")
-    with pytest.raises(SourceError, match="shows/nested must be a .js file"):
-        compile_app(sample_app)
+    app = compile_app(sample_app)
+    assert set(app.doc["shows"]) == {"item"}
+    assert Skipped("shows/nested/", "shows/ holds one .js file per function") in app.skipped
 
 
 # --- the compile command -----------------------------------------------------
@@ -279,15 +342,49 @@ def test_compile_command_error_is_one_line(sample_app):
     assert "Traceback" not in result.output
 
 
-def test_original_egret_layout_settings_json_and_attachments_folder():
-    app = compile_app(FIXTURES / "seedapp")
+def test_a_2012_dirt_web_directory_compiles_as_it_is():
+    # A dirt 0.6 project's web/: settings.json, attachments/, views, lists and
+    # filters, next to its ./egret script, its test_data.json, a README and
+    # an editor's leftovers.
+    root = FIXTURES / "seedapp"
+    app = compile_app(root)
     assert app.doc_id == "_design/builder"  # from "designname"
-    # settings.json keys are top-level fields, as the original egret pushed them
-    assert app.doc["language"] == "javascript"
-    assert app.doc["description"] == "A dirt 0.6-era web directory"
-    assert sorted(app.attachments) == ["css/style.css", "index.html", "vendor/jquery.min.js"]
-    assert "attachments" not in app.doc and "settings" not in app.doc
-    assert app.doc["filters"]["task"].startswith("function (doc, req)")
+    doc = app.document(inline=False)
+    doc.pop("egret")
+    attachments = doc.pop("_attachments")
+    # settings.json keys are top-level fields, as the 2012 egret pushed them
+    assert doc == {
+        "_id": "_design/builder",
+        "designname": "builder",
+        "name": "builder",
+        "description": "A dirt 0.6-era web directory",
+        "language": "javascript",
+        "views": {"records": {"map": text(root / "views/records/map.js")},
+                  "tasks_by_record": {"map": text(root / "views/tasks_by_record/map.js")}},
+        "lists": {"index": text(root / "lists/index.js")},
+        "filters": {"task": "function (doc, req) { return doc.type === \"task\"; }"},
+    }
+    assert sorted(attachments) == ["css/style.css", "img/logo.png", "index.html", "vendor/jquery.min.js"]
+    assert attachments["img/logo.png"]["content_type"] == "image/png"
+    assert app.attachments["img/logo.png"].read() == (root / "attachments/img/logo.png").read_bytes()
+    assert {str(s) for s in app.skipped} == {
+        f"#settings.json#: {NOT_READ}",
+        ".settings.json.swp: a dotfile",
+        f"README: {NOT_READ}",
+        f"egret: {NOT_READ}",
+        f"test_data.json: {NOT_READ}",
+        "views/records/map.js~: an editor backup (ends with ~)",
+    }
+
+
+def test_compile_verbose_says_what_was_skipped_and_why():
+    result = CliRunner().invoke(main, ["compile", "-v", str(FIXTURES / "seedapp")])
+    assert result.exit_code == 0, result.output
+    assert f"egret: skipped egret: {NOT_READ}" in result.stderr
+    assert f"egret: skipped test_data.json: {NOT_READ}" in result.stderr
+    assert json.loads(result.stdout)["_id"] == "_design/builder"
+    quiet = CliRunner().invoke(main, ["compile", str(FIXTURES / "seedapp")])
+    assert "skipped" not in quiet.stderr
 
 
 def test_code_macro_inlines_a_shared_file_into_views_and_validation(tmp_path):

@@ -30,9 +30,9 @@ def test_seed_r123_json(db_url, http):
     assert http.get(f"{db_url}/r123").json()["description"] == "this is revision one two three"
 
 
-def test_skeleton_test_data_json_is_a_bare_list(db_url, http):
+def test_a_bare_list_of_documents(db_url, http):
     with Couch(Target.parse(db_url)) as couch:
-        result = push_file(DATA / "test_data.json", couch)
+        result = push_file(DATA / "bare_list.json", couch)
     assert not result.rejected
     assert len(result.written) == 4 and {"r1", "r1-simple", "r1-attachments"} <= set(result.written)
     assert http.get(db_url).json()["doc_count"] == 4
@@ -104,7 +104,7 @@ def test_file_shapes_that_are_refused(tmp_path, content, problem):
 
 def test_secure_server_with_credentials_in_url(secure_couch, http):
     db = "egret-data-" + uuid.uuid4().hex[:8]
-    result = pushdata(f"{secure_couch.auth_url}/{db}", str(DATA / "test_data.json"))
+    result = pushdata(f"{secure_couch.auth_url}/{db}", str(DATA / "bare_list.json"))
     assert result.exit_code == 0, result.output
     assert "s3cret-pw" not in result.output
     assert http.get(f"{secure_couch.url}/{db}", auth=secure_couch.admin).json()["doc_count"] == 4

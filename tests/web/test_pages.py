@@ -26,7 +26,7 @@ def test_quick_start_pages_show_the_example_project(project, couch, browser):
     pushed = run_cli("egret", "push", db_url, cwd=project.root / "web")
     app = pushed.stdout.strip().splitlines()[-1].rsplit("/", 1)[0] + "/"
     assert app == f"{db_url}/_design/proj/"
-    run_cli("egret", "pushdata", "--update", db_url, "test_data.json", cwd=project.root)
+    run_cli("egret", "pushdata", "--update", db_url, "test_data.json", cwd=project.root / "web")
     project.add_task("examples.simple", "r1-sparc", record_id="r1", created=time.time(),
                      requires=["architecture is sparc64"])
     run_cli("dirt", "updatenodes", "localhost", cwd=project.root)
