@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from .couch import DB_NAME_RULE
+from .credentials import database_name_problem
 from .errors import DirtError, ProjectExists
 
 
@@ -43,9 +43,9 @@ def create_project(path: str | Path, dbname: str | None = None) -> Path:
         raise ProjectExists(f"{target} already exists; choose a new name (dirt never overwrites a project)")
     project_name = target.resolve().name
     dbname = dbname or project_name.lower()
-    if not DB_NAME_RULE.match(dbname):
-        raise DirtError(f"{dbname!r} cannot be a CouchDB database name: it must start with a lowercase letter "
-                        "and hold only a-z, 0-9 and _$()+-/; pass one as the second argument")
+    problem = database_name_problem(dbname)
+    if problem:
+        raise DirtError(f"{dbname!r} is {problem}; pass one as the second argument")
     context = {"project_name": project_name, "dbname": dbname, "created": int(time.time())}
     env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     staging = target.parent / f".{target.name}.creating"

@@ -46,6 +46,10 @@ class NotFound(CouchError):
     """The document or database does not exist (404)."""
 
 
+class DatabaseMissing(NotFound):
+    """The database itself does not exist (a 404 that names no document)."""
+
+
 class Conflict(CouchError):
     """A revision-checked write lost: the document changed meanwhile (409)."""
 

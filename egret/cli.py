@@ -28,8 +28,9 @@ from egret.watch import Watcher
 
 URL_HELP = (
     "URL is http(s)://[USER:PASSWORD@]HOST:PORT/DATABASE, or a bare database name for "
-    "http://localhost:5984/NAME. Credentials may also come from COUCHDB_USER and "
-    "COUCHDB_PASSWORD or ~/.netrc; they are never printed."
+    "http://localhost:5984/NAME. Credentials may also come from DIRT_COUCHDB_USER and "
+    "DIRT_COUCHDB_PASSWORD, COUCHDB_USER and COUCHDB_PASSWORD, or ~/.netrc (as for dirt); "
+    "they are never printed."
 )
 
 

@@ -88,7 +88,7 @@ def test_create_makes_a_project_and_never_overwrites_one(tmp_path, env):
 
 def test_create_refuses_a_bad_database_name(tmp_path, env):
     line = assert_clean_error(run_dirt("create", "Proj", "Bad Name", cwd=tmp_path, env=env), 1)
-    assert "cannot be a CouchDB database name" in line
+    assert "is not a valid CouchDB database name" in line
     assert not (tmp_path / "Proj").exists()
 
 
