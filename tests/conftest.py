@@ -12,7 +12,8 @@ starts once per test run; each test gets a fresh database.
 * ``secure_couch``: a server with a server admin, so anonymous requests are
   refused: a second pouchdb-server with an admin configured, or CouchDB 3.
 * ``db_name`` / ``db_url``: a fresh, empty database on ``couch`` for each
-  test; ``db_url`` carries ``couch.user``'s credentials (none on pouchdb).
+  test; ``db_url`` carries ``couch.user``'s credentials (none on pouchdb),
+  ``shown_db_url`` is the same URL without them (as the tools print it).
 * ``couch_cluster``: a 3-node Apache CouchDB 3.5 cluster (tests marked
   ``couchdb3``).
 * ``ssh_hosts``: one real sshd on loopback with aliases node1..node3 in a
@@ -149,6 +150,12 @@ def db_name(couch):
 def db_url(couch, db_name):
     """URL of a fresh empty database on ``couch``, with ``couch.user``'s credentials in it (if any)."""
     return f"{couch.user_url}/{db_name}"
+
+
+@pytest.fixture
+def shown_db_url(couch, db_name):
+    """The same database's URL as dirt and egret show it: without credentials."""
+    return f"{couch.url}/{db_name}"
 
 
 @pytest.fixture(scope="session")

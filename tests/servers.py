@@ -268,8 +268,14 @@ class CouchDB3:
             self._script("stop", timeout=120)
 
     def restart(self, down_for: float = 0.0) -> None:
-        """Stop the server and start it again on the same ports and data."""
-        self.stop()
+        """Kill every node (SIGKILL, as a crash would) and start them again on the same ports and data."""
+        for node in range(1, self.nodes + 1):
+            pid_file = self.workdir / "couch" / (f"n{node}" if self.nodes > 1 else "") / "couchdb.pid"
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.05)
         time.sleep(down_for)
         self.start()
 
@@ -284,7 +290,7 @@ class CouchDB3:
         httpx.delete(f"{self.url}/{name}", auth=self.admin, timeout=30)
 
     def config(self, section: str, key: str, value: str | None) -> str | None:
-        """Set (or with None delete) a server setting on every node; the old value."""
+        """Set (or with None delete) a server setting on every node; the old value (None: it was unset)."""
         old = None
         for node in range(1, self.nodes + 1):
             url = f"{self.node_url(node)}/_node/_local/_config/{section}/{key}"
@@ -295,7 +301,7 @@ class CouchDB3:
             if resp.status_code != 404:
                 resp.raise_for_status()
                 old = resp.json() if resp.content else None
-        return old
+        return old or None
 
 
 class SshHost:

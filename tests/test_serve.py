@@ -1,9 +1,14 @@
-"""dirt serve, driven in-process against real pouchdb-server and real execnet gateways."""
+"""dirt serve, driven in-process against real servers (pouchdb-server and Apache CouchDB 3.5) and real
+execnet gateways."""
 from __future__ import annotations
 
 import base64
 
+import pytest
+
 from dirt_run import BackgroundServer, add_nodes, serve_until_idle, wait_for
+
+pytestmark = pytest.mark.both_servers
 
 
 def test_example_tasks_pass_with_results_and_attachments(project):
