@@ -58,6 +58,15 @@ class TaskNameError(DirtError):
     """A task's ``name`` does not name a module in the project's tasks/ directory."""
 
 
+class TaskSourceError(TaskNameError):
+    """A task module that does not compile; ``path`` (relative to the project) and ``line`` say where."""
+
+    def __init__(self, message: str, path: str, line: int | None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
 class RequirementError(DirtError):
     """A task's ``requires`` entry is not one of the four documented forms."""
 

@@ -67,6 +67,10 @@ def test_bad_documents_end_in_error_with_reasons_and_server_keeps_going(project)
     project.write_task("nosuccess", "channel.send({'value': 1})")
     project.write_task("huge", "channel.send({'success': True, 'blob': 'x' * 5000000})")
     project.write_task("badjson", "channel.send({'success': True, 'ratio': float('nan')})")
+    project.write_task("broken", """
+        def execute(:
+            return {'success': True}
+    """)
     project.write_task("takes", """
         def execute(a):
             return {'success': True, 'a': a}
@@ -89,6 +93,8 @@ def test_bad_documents_end_in_error_with_reasons_and_server_keeps_going(project)
         project.add_task("nosuccess"): "no boolean 'success'",
         project.add_task("huge"): "over the limit",
         project.add_task("badjson"): "JSON cannot hold",
+        project.add_task("examples.simpel"): "tasks/examples/simpel.py does not exist (did you mean examples.simple?)",
+        project.add_task("broken"): "'broken' does not compile: tasks/broken.py, line 2: invalid syntax: def execute(:",
     }
     good = project.add_task("examples.simple")
     serve_until_idle(project)
@@ -96,6 +102,8 @@ def test_bad_documents_end_in_error_with_reasons_and_server_keeps_going(project)
         doc = project.task(task_id)
         assert doc["state"] == "error", (doc["name"], doc)
         assert expected in doc["reason"], (doc["name"], doc["reason"])
+        if doc["name"] in ("broken", "examples.simpel"):   # found before shipping: never sent to a node
+            assert not doc.get("attempts") and "node" not in doc, doc
     assert project.task(good)["state"] == "passed"
 
 
