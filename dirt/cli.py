@@ -31,6 +31,14 @@ project_option = click.option(
     help="Project directory (default: the current directory).")
 
 
+def load(project_dir: Path | None) -> Project:
+    """The project's settings; what looks wrong in them (a misspelt name) is shown, never fatal."""
+    project = load_project(project_dir)
+    for warning in project.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return project
+
+
 def open_database(project: Project) -> Database:
     """The project's database, created if it does not exist yet."""
     s = project.settings
@@ -91,7 +99,7 @@ def updatenodes(hosts: tuple[str, ...], project_dir: Path | None) -> None:
     the node, never duplicates it. A host that cannot be reached is reported
     and the others are still updated (exit code 4).
     """
-    project = load_project(project_dir)
+    project = load(project_dir)
     configure(project.settings.project_name, project.log_path)
     db = open_database(project)
 
@@ -133,7 +141,7 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     from .notify import Notifier
     from .scheduler import Scheduler
 
-    project = load_project(project_dir)
+    project = load(project_dir)
     configure(project.settings.project_name, project.log_path, verbose)
     click.echo(f"dirt v{__version__}")
     if embedded:
@@ -185,7 +193,7 @@ def status(project_dir: Path | None) -> None:
     """Sum up the database: records, tasks by state, nodes, and what waits."""
     from .status import summarize
 
-    project = load_project(project_dir)
+    project = load(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
     click.echo(summarize(db))
 

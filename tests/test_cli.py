@@ -177,3 +177,33 @@ def test_a_wrong_password_is_refused_without_showing_it(new_project, env, secure
     line = assert_clean_error(done, 3)
     assert "not authorized" in line and "check the user name and password" in line
     assert wrong not in done.stdout + done.stderr + (new_project / "dirt.log").read_text()
+
+
+def test_a_misspelt_setting_is_warned_about_with_did_you_mean(new_project, env, couch, db_name):
+    with open(new_project / "settings.py", "a") as f:
+        f.write("import os\n_private = 1\nbase = os.path.dirname(__file__)\nhelper_timeout_list = [1]\n"
+                f"couchdb_host = {couch.url!r}\ncouchdb_dbname = {db_name!r}\n"
+                "task_timout = 30\nMax_Attempts = 5\n")
+    done = run_dirt("status", cwd=new_project, env=env)
+    assert done.returncode == 0, done.stderr                     # a warning, never a failure
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    lines = (new_project / "settings.py").read_text().splitlines()
+    timout_line = lines.index("task_timout = 30") + 1
+    assert warnings == [
+        f"warning: {new_project / 'settings.py'}, line {timout_line}: task_timout is not a dirt setting and is "
+        "ignored; did you mean task_timeout?",
+        f"warning: {new_project / 'settings.py'}, line {timout_line + 1}: Max_Attempts is not a dirt setting and "
+        "is ignored; did you mean max_attempts?"], done.stderr
+    assert f"database {couch.url}/{db_name}" in done.stdout
+
+
+@pytest.mark.both_servers
+def test_a_wrong_database_name_says_which_database_on_which_server_is_missing(new_project, env, couch, db_name):
+    misspelt = db_name + "x"
+    env = dict(env, DIRT_COUCHDB_HOST=couch.user_url, DIRT_COUCHDB_DBNAME=misspelt)
+    line = assert_clean_error(run_dirt("status", cwd=new_project, env=env), 3)
+    assert f"the database {misspelt!r} does not exist on {couch.url}" in line
+    assert "check couchdb_dbname in settings.py" in line and f"curl -X PUT {couch.url}/{misspelt}" in line
+    assert "_all_docs" not in line and "no_db_file" not in line
+    if couch.user:
+        assert couch.user[1] not in line
