@@ -21,6 +21,7 @@ from .create import create_project
 from .errors import DirtError
 from .logs import configure
 from .nodes import NodeUpdate, update_nodes
+from .plural import plural
 from .settings import Project, load_project
 
 log = logging.getLogger("dirt.cli")
@@ -112,7 +113,8 @@ def updatenodes(hosts: tuple[str, ...], project_dir: Path | None) -> None:
     results = update_nodes(db, list(hosts), project.settings, progress=report)
     failed = [u.host for u in results if not u.ok]
     if failed:
-        click.echo(f"{len(failed)} of {len(results)} nodes could not be updated: {', '.join(failed)}", err=True)
+        click.echo(f"{len(failed)} of {plural(len(results), 'node')} could not be updated: {', '.join(failed)}",
+                   err=True)
         sys.exit(4)
 
 
@@ -155,8 +157,8 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     def on_interrupt(signum, frame):  # noqa: ARG001 (signal handler signature)
         presses["n"] += 1
         if signum == signal.SIGINT and presses["n"] == 1 and scheduler.runs:
-            log.warning("stopping: letting %d running tasks finish (Ctrl-C again to hand them back now)",
-                        len(scheduler.runs))
+            log.warning("stopping: letting %s finish (Ctrl-C again to hand %s back now)",
+                        plural(len(scheduler.runs), "running task"), "it" if len(scheduler.runs) == 1 else "them")
             scheduler.stop_dispatching()
             return
         stop.set()
@@ -179,7 +181,7 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
             if not scheduler.dispatching and not scheduler.runs:
                 break
         if scheduler.runs:
-            log.warning("handing back %d running tasks", len(scheduler.runs))
+            log.warning("handing back %s", plural(len(scheduler.runs), "running task"))
             scheduler.hand_back()
     finally:
         scheduler.close()

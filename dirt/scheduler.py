@@ -39,6 +39,7 @@ from .errors import Conflict, CouchError, DirtError, NodeUnreachable, Requiremen
 from .feed import ChangesFollower
 from .groupcommit import GroupCommit
 from .nodes import NodeState, core_task_source, gateway_spec, node_id
+from .plural import plural
 from .requirements import mismatch, parse_requirements
 from .runner import NodeConnection, TaskCrashed, TaskRaised, TaskTimedOut
 from .settings import Project
@@ -198,7 +199,8 @@ class Scheduler:
                 self._on_doc(payload)
             elif kind == "caught_up":
                 if not self.caught_up:
-                    log.info("dirt is running: %d unfinished tasks, %d nodes", len(self.tasks), len(self.nodes))
+                    log.info("dirt is running: %s, %s", plural(len(self.tasks), "unfinished task"),
+                             plural(len(self.nodes), "node"))
                 self.caught_up = True
                 self._dirty = True
             elif kind == "db_down":
@@ -696,7 +698,7 @@ class Scheduler:
         lost = documents.lost_attempts(run.doc) + (1 if count else 0)
         if count and lost >= limit:
             self._write_outcome(run, TaskState.ERROR.value, outcome,
-                                f"gave up after {lost} attempts lost their node or server; last: {reason}")
+                                f"gave up after {_lost(lost)}; last: {reason}")
         else:
             self._write_outcome(run, TaskState.WAITING.value, outcome, reason + "; it will run again")
 
@@ -849,7 +851,7 @@ class Scheduler:
             limit = doc.get("max_attempts") or self.settings.max_attempts
             if documents.lost_attempts(updated) >= limit:
                 updated.update(state=TaskState.ERROR.value, completed=now,
-                               reason=f"gave up after {limit} attempts lost their node or server; last: {reason}")
+                               reason=f"gave up after {_lost(limit)}; last: {reason}")
             else:
                 updated.update(state=TaskState.WAITING.value, reason=f"{reason}; it will run again")
                 for key in ("node", "started"):
@@ -899,6 +901,11 @@ class RunHandle:
     def kill(self) -> None:
         if self.killer is not None:
             self.killer()
+
+
+def _lost(count: int) -> str:
+    """``2 attempts lost their node or server`` (or ``1 attempt ... its ...``)."""
+    return f"{plural(count, 'attempt')} lost {'its' if count == 1 else 'their'} node or server"
 
 
 def _permanent(exc: CouchError) -> bool:

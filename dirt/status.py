@@ -6,6 +6,7 @@ from typing import Iterator
 
 from . import documents
 from .couch import Database
+from .plural import plural
 
 PAGE = 1000
 
@@ -48,7 +49,7 @@ def summarize(db: Database) -> str:
         flags = "enabled" if node.get("enabled") is not False else "disabled"
         if node.get("status") == "down":
             flags += f", down: {node.get('down_reason', '')}"
-        lines.append(f"  {node.get('name')}: {info.get('cpu_count', '?')} cpus, "
+        lines.append(f"  {node.get('name')}: {plural(info.get('cpu_count', '?'), 'cpu')}, "
                      f"{info.get('sys_platform', '?')} {info.get('architecture', '?')}, {flags}")
     if reasons:
         lines.append("waiting because:")

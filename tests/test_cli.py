@@ -207,3 +207,14 @@ def test_a_wrong_database_name_says_which_database_on_which_server_is_missing(ne
     assert "_all_docs" not in line and "no_db_file" not in line
     if couch.user:
         assert couch.user[1] not in line
+
+
+def test_counts_of_one_are_singular(new_project, env, couch, db_name):
+    from dirt.plural import plural
+    assert [plural(n, "node") for n in (0, 1, 2)] == ["0 nodes", "1 node", "2 nodes"]
+    assert plural(1, "try", "tries") == "1 try" and plural(3, "try", "tries") == "3 tries"
+    assert plural("?", "cpu") == "? cpus"
+    env = dict(env, DIRT_COUCHDB_HOST=couch.user_url, DIRT_COUCHDB_DBNAME=db_name)
+    done = run_dirt("updatenodes", "nosuchhost.invalid", cwd=new_project, env=env)
+    assert done.returncode == 4
+    assert "1 of 1 node could not be updated: nosuchhost.invalid" in done.stderr

@@ -385,7 +385,7 @@ def run_until_interrupted(project, tmp_path, marks, interrupt) -> None:
     with serve(project, tmp_path) as server:
         wait_for(marks.started, timeout=60, what="the task to start")
         interrupt(server)
-        wait_for(lambda: "letting 1 running tasks finish" in server.output(), timeout=10,
+        wait_for(lambda: "letting 1 running task finish" in server.output(), timeout=10,
                  what="dirt serve to acknowledge the interrupt")
         later = project.add_task("examples.simple")
         time.sleep(1.5)                         # long enough for a live server to dispatch `later`

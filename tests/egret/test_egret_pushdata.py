@@ -67,7 +67,15 @@ def test_validate_doc_update_rejections_are_reported_and_the_rest_stored(db_url,
     result = pushdata(db_url, str(data))
     assert result.exit_code == 1
     assert "rejected bad1: forbidden: a task needs a record_id" in result.stderr
+    assert result.stderr.splitlines()[-1] == "egret: 1 document was rejected"   # no --update hint: not a conflict
     assert "stored 2 documents" in result.stdout
+
+    # A conflict among validation refusals: the hint says how many it concerns.
+    data.write_text('[{"_id": "ok1", "type": "record"}, {"_id": "bad2", "type": "task"}, {"_id": "new", "type": "record"}]')
+    result = pushdata(db_url, str(data))
+    assert result.stdout.startswith("stored 1 document in ")
+    assert result.stderr.splitlines()[-1] == (
+        "egret: 2 documents were rejected (1 conflict among them: --update replaces existing documents)")
     assert http.get(f"{db_url}/ok2").status_code == 200
     assert http.get(f"{db_url}/bad1").status_code == 404
 
