@@ -75,13 +75,15 @@ def cli() -> None:
 @cli.command()
 @click.argument("name")
 @click.argument("dbname", required=False)
-def create(name: str, dbname: str | None) -> None:
+@click.option("--couchdb-host", metavar="URL", default=None,
+              help="The CouchDB server for settings.py (default: http://localhost:5984), without credentials.")
+def create(name: str, dbname: str | None, couchdb_host: str | None) -> None:
     """Create a new project directory NAME (database DBNAME, default NAME).
 
     The project holds settings.py, tasks/ with examples, web/ (the web app)
     and test_data.json. An existing directory is never overwritten.
     """
-    path = create_project(name, dbname)
+    path = create_project(name, dbname, couchdb_host)
     click.echo(f"dirt v{__version__}")
     click.echo(f"Created new dirt project in {path}")
     click.echo(f"Next: cd {path} && dirt updatenodes localhost && dirt serve")
@@ -227,8 +229,8 @@ def db() -> None:
 
     \b
     dirt db start [--port 5984] [--dir DATA_DIR]
-    dirt db status
-    dirt db stop
+    dirt db status [--port 5984]
+    dirt db stop [--port 5984]
 
     A local CouchDB-API server for trying dirt and for small projects: data
     in ~/.local/share/dirt/pouchdb (or --dir), listening on 127.0.0.1 only.
@@ -252,21 +254,29 @@ def db_start(port: int, data_dir: Path | None) -> None:
 
 
 @db.command("stop")
-def db_stop() -> None:
-    """Stop the embedded database that `dirt db start` started."""
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Stop it only if it runs on this port (as given to `dirt db start --port`).")
+def db_stop(port: int | None) -> None:
+    """Stop the embedded database that `dirt db start` started.
+
+    A CouchDB that dirt did not start is never stopped.
+    """
     from .embedded import stop_server
 
-    stopped = stop_server()
+    stopped = stop_server(port=port)
+    where = f" on port {port}" if port else ""
     click.echo(f"stopped the embedded database at {stopped.url} (pid {stopped.pid})" if stopped
-               else "the embedded database was not running")
+               else f"the embedded database was not running{where}")
 
 
 @db.command("status")
-def db_status() -> None:
+@click.option("--port", type=click.IntRange(1, 65535), default=5984, show_default=True,
+              help="Where to look when the embedded database is not running.")
+def db_status(port: int) -> None:
     """Show the embedded database's URL, data directory, pid and whether it runs."""
     from .embedded import status as server_status
 
-    _report_server(server_status(), using=False)
+    _report_server(server_status(port=port), using=False)
 
 
 def main() -> None:

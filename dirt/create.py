@@ -9,10 +9,11 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
-from .credentials import database_name_problem
+from .credentials import database_name_problem, redact
 from .errors import DirtError, ProjectExists
 
 
@@ -33,10 +34,16 @@ def web_dir() -> Path:
     return _data_dir("web")
 
 
-def create_project(path: str | Path, dbname: str | None = None) -> Path:
+DEFAULT_COUCHDB_HOST = "http://localhost:5984"
+
+
+def create_project(path: str | Path, dbname: str | None = None, couchdb_host: str | None = None) -> Path:
     """Create project directory ``path``; the database defaults to its name.
 
-    Refuses to touch an existing path. Returns the new directory.
+    ``couchdb_host`` (default http://localhost:5984) goes into settings.py
+    and the project's README; it may not hold credentials, since settings.py
+    is a file people commit. Refuses to touch an existing path. Returns the
+    new directory.
     """
     target = Path(path)
     if target.exists():
@@ -46,7 +53,15 @@ def create_project(path: str | Path, dbname: str | None = None) -> Path:
     problem = database_name_problem(dbname)
     if problem:
         raise DirtError(f"{dbname!r} is {problem}; pass one as the second argument")
-    context = {"project_name": project_name, "dbname": dbname, "created": int(time.time())}
+    couchdb_host = (couchdb_host or DEFAULT_COUCHDB_HOST).rstrip("/")
+    parts = urlsplit(couchdb_host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DirtError(f"{redact(couchdb_host)!r} is not a CouchDB URL (expected http://host:port)")
+    if parts.username is not None:
+        raise DirtError("the CouchDB URL for settings.py must not hold credentials (settings.py is often "
+                        "committed): give them in DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD or ~/.netrc")
+    context = {"project_name": project_name, "dbname": dbname, "created": int(time.time()),
+               "couchdb_host": couchdb_host}
     env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     staging = target.parent / f".{target.name}.creating"
     shutil.rmtree(staging, ignore_errors=True)
