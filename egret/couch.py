@@ -175,7 +175,8 @@ class Couch:
         reason = str(body.get("reason") or "")
         shown = redact(url)
         if status == 401:
-            hint = "check the user name and password" if self.target.auth else f"this server needs credentials: {_AUTH_HINT}"
+            hint = ("check the user name and password" if self.target.auth
+                    else f"this server needs credentials: {_AUTH_HINT}")
             return NotAuthorized(method, shown, status, error, reason, hint)
         if status == 403:
             return NotAuthorized(method, shown, status, error, reason, "this user may not do that (server or database admin needed?)")

@@ -25,7 +25,6 @@ pouchdb`` (or ``couchdb3``) runs one half only.
 """
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 

@@ -12,7 +12,6 @@ task that ran twice shows up twice whatever the documents say.
 """
 from __future__ import annotations
 
-import os
 import signal
 import uuid
 from collections import Counter
