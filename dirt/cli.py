@@ -21,6 +21,7 @@ from .create import create_project
 from .errors import DirtError
 from .logs import configure
 from .nodes import NodeUpdate, update_nodes
+from .plural import plural
 from .settings import Project, load_project
 
 log = logging.getLogger("dirt.cli")
@@ -29,6 +30,14 @@ PROGRESS_EVERY = 15.0   # seconds between progress lines while serving
 project_option = click.option(
     "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Project directory (default: the current directory).")
+
+
+def load(project_dir: Path | None) -> Project:
+    """The project's settings; what looks wrong in them (a misspelt name) is shown, never fatal."""
+    project = load_project(project_dir)
+    for warning in project.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return project
 
 
 def open_database(project: Project) -> Database:
@@ -66,7 +75,9 @@ def cli() -> None:
 @cli.command()
 @click.argument("name")
 @click.argument("dbname", required=False)
-def create(name: str, dbname: str | None) -> None:
+@click.option("--couchdb-host", metavar="URL", default=None,
+              help="The CouchDB server for settings.py (default: http://localhost:5984), without credentials.")
+def create(name: str, dbname: str | None, couchdb_host: str | None) -> None:
     """Create a new project directory NAME (database DBNAME, default NAME).
 
     The project holds README.md, settings.py, tasks/ with examples, and web/:
@@ -74,7 +85,7 @@ def create(name: str, dbname: str | None) -> None:
     test_data.json, the sample record and tasks. An existing directory is
     never overwritten.
     """
-    path = create_project(name, dbname)
+    path = create_project(name, dbname, couchdb_host)
     click.echo(f"dirt v{__version__}")
     click.echo(f"Created new dirt project in {path}")
     click.echo(f"Next: cd {path} && dirt updatenodes localhost && dirt serve")
@@ -93,7 +104,7 @@ def updatenodes(hosts: tuple[str, ...], project_dir: Path | None) -> None:
     the node, never duplicates it. A host that cannot be reached is reported
     and the others are still updated (exit code 4).
     """
-    project = load_project(project_dir)
+    project = load(project_dir)
     configure(project.settings.project_name, project.log_path)
     db = open_database(project)
 
@@ -106,7 +117,8 @@ def updatenodes(hosts: tuple[str, ...], project_dir: Path | None) -> None:
     results = update_nodes(db, list(hosts), project.settings, progress=report)
     failed = [u.host for u in results if not u.ok]
     if failed:
-        click.echo(f"{len(failed)} of {len(results)} nodes could not be updated: {', '.join(failed)}", err=True)
+        click.echo(f"{len(failed)} of {plural(len(results), 'node')} could not be updated: {', '.join(failed)}",
+                   err=True)
         sys.exit(4)
 
 
@@ -134,7 +146,7 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     """
     from .server import build_server
 
-    project = load_project(project_dir)
+    project = load(project_dir)
     configure(project.settings.project_name, project.log_path, verbose)
     click.echo(f"dirt v{__version__}")
     if embedded:
@@ -148,8 +160,8 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     def on_interrupt(signum, frame):  # noqa: ARG001 (signal handler signature)
         presses["n"] += 1
         if signum == signal.SIGINT and presses["n"] == 1 and scheduler.runs:
-            log.warning("stopping: letting %d running %s finish (Ctrl-C again to hand them back now)",
-                        len(scheduler.runs), "task" if len(scheduler.runs) == 1 else "tasks")
+            log.warning("stopping: letting %s finish (Ctrl-C again to hand %s back now)",
+                        plural(len(scheduler.runs), "running task"), "it" if len(scheduler.runs) == 1 else "them")
             scheduler.stop_dispatching()
             return
         stop.set()
@@ -171,8 +183,7 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
             if not scheduler.dispatching and not scheduler.runs:
                 break
         if scheduler.runs:
-            log.warning("handing back %d running %s", len(scheduler.runs),
-                        "task" if len(scheduler.runs) == 1 else "tasks")
+            log.warning("handing back %s", plural(len(scheduler.runs), "running task"))
     finally:
         server.close()
     log.info("dirt serve stopped")
@@ -188,7 +199,7 @@ def status(project_dir: Path | None) -> None:
     """
     from .status import summarize
 
-    project = load_project(project_dir)
+    project = load(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
     click.echo(summarize(db))
 
@@ -220,8 +231,8 @@ def db() -> None:
 
     \b
     dirt db start [--port 5984] [--dir DATA_DIR]
-    dirt db status
-    dirt db stop
+    dirt db status [--port 5984]
+    dirt db stop [--port 5984]
 
     A local CouchDB-API server for trying dirt and for small projects: data
     in ~/.local/share/dirt/pouchdb (or --dir), listening on 127.0.0.1 only.
@@ -245,21 +256,29 @@ def db_start(port: int, data_dir: Path | None) -> None:
 
 
 @db.command("stop")
-def db_stop() -> None:
-    """Stop the embedded database that `dirt db start` started."""
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Stop it only if it runs on this port (as given to `dirt db start --port`).")
+def db_stop(port: int | None) -> None:
+    """Stop the embedded database that `dirt db start` started.
+
+    A CouchDB that dirt did not start is never stopped.
+    """
     from .embedded import stop_server
 
-    stopped = stop_server()
+    stopped = stop_server(port=port)
+    where = f" on port {port}" if port else ""
     click.echo(f"stopped the embedded database at {stopped.url} (pid {stopped.pid})" if stopped
-               else "the embedded database was not running")
+               else f"the embedded database was not running{where}")
 
 
 @db.command("status")
-def db_status() -> None:
+@click.option("--port", type=click.IntRange(1, 65535), default=5984, show_default=True,
+              help="Where to look when the embedded database is not running.")
+def db_status(port: int) -> None:
     """Show the embedded database's URL, data directory, pid and whether it runs."""
     from .embedded import status as server_status
 
-    _report_server(server_status(), using=False)
+    _report_server(server_status(port=port), using=False)
 
 
 def main() -> None:

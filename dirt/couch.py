@@ -11,50 +11,42 @@ statuses into exceptions (see :mod:`dirt.errors`).
 Only API that both Apache CouchDB 3.x and pouchdb-server serve is used.
 Sequence values from ``_changes`` are treated as opaque.
 
-Credentials come, in this order, from the URL's user-info, from the
-environment (``DIRT_COUCHDB_USER``/``DIRT_COUCHDB_PASSWORD``, or the
-``COUCHDB_USER``/``COUCHDB_PASSWORD`` that CouchDB's own images use), or from
-``~/.netrc``. They are sent as HTTP basic auth and never appear in a URL that
-dirt logs or prints: use :func:`redact` for any URL shown to a person.
+Who dirt logs in as follows the rule in :mod:`dirt.credentials` (the URL's
+user-info, ``DIRT_COUCHDB_USER``/``DIRT_COUCHDB_PASSWORD``,
+``COUCHDB_USER``/``COUCHDB_PASSWORD``, ``~/.netrc``), the same as egret's.
+Credentials are sent as HTTP basic auth and never appear in a URL that dirt
+logs or prints: use :func:`redact` for any URL shown to a person.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import logging
-import netrc
-import os
-import re
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from .errors import Conflict, CouchError, NotFound, Unauthorized, Unreachable
+from .credentials import HINT as CREDENTIALS_HINT
+from .credentials import database_name_problem, find_credentials, redact
+from .errors import Conflict, CouchError, DatabaseMissing, NotFound, Unauthorized, Unreachable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-CREDENTIALS_HINT = ("put them in the URL as user:password@ before the host name, in "
-                    "DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD, or in ~/.netrc")
-DB_NAME_RULE = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
+# What a 404 says when the database itself is missing (Apache CouchDB 3, pouchdb-server).
+_NO_DATABASE = ("Database does not exist.", "no_db_file")
+
+__all__ = ["Database", "Server", "redact", "split_credentials", "CREDENTIALS_HINT"]
 
 
-_USERINFO = re.compile(r"(\w+://)[^/\s@]*@")
-
-
-def redact(text: str) -> str:
-    """``text`` (a URL, or a message holding URLs) with user names and passwords replaced by ``***``."""
-    return _USERINFO.sub(r"\1***@", text)
-
-
-def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+def split_credentials(url: str, environ: Mapping[str, str] | None = None) -> tuple[str, tuple[str, str] | None]:
     """Separate ``url`` into a credential-free URL and a (user, password) pair.
 
-    The pair comes from the URL itself, else the environment, else ~/.netrc;
+    The pair comes from the sources of :func:`dirt.credentials.find_credentials`;
     it is None when none of them has one.
     """
-    from urllib.parse import unquote
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CouchError(f"not a CouchDB URL: {redact(url)!r} (expected http://host:port or https://host:port)")
@@ -63,18 +55,7 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    if parts.username is not None:
-        return clean, (unquote(parts.username), unquote(parts.password or ""))
-    for user_var, pass_var in (("DIRT_COUCHDB_USER", "DIRT_COUCHDB_PASSWORD"), ("COUCHDB_USER", "COUCHDB_PASSWORD")):
-        if os.environ.get(user_var):
-            return clean, (os.environ[user_var], os.environ.get(pass_var, ""))
-    try:
-        entry = netrc.netrc().authenticators(host)
-    except (OSError, netrc.NetrcParseError):
-        entry = None
-    if entry and entry[0]:
-        return clean, (entry[0], entry[2] or "")
-    return clean, None
+    return clean, find_credentials(url, environ)
 
 
 def doc_path(doc_id: str) -> str:
@@ -134,11 +115,28 @@ class Server:
             raise Unauthorized(f"{where}: not authorized ({reason or error}); {hint}", status, error)
         if status == 403:
             raise Unauthorized(f"{where}: forbidden: {reason or error}", status, error)
+        if status == 404 and reason in _NO_DATABASE:
+            raise self._database_missing(path)
         if status == 404:
             raise NotFound(f"{where}: not found ({reason or error})", status, error)
         if status == 409:
             raise Conflict(f"{where}: document update conflict", status, error)
         raise CouchError(f"{where}: HTTP {status} {error}: {reason}".rstrip(": "), status, error)
+
+    def _database_missing(self, path: str) -> DatabaseMissing:
+        name = unquote(path.split("/", 1)[0].split("?", 1)[0])
+        message = f"the database {name!r} does not exist on {self.url}"
+        try:   # only a server admin may list databases on CouchDB 3: a guess when we may
+            known = self.request("GET", "_all_dbs")
+        except CouchError:
+            known = []
+        guess = difflib.get_close_matches(name, [d for d in known if isinstance(d, str)], n=1)
+        if guess:
+            message += f" (did you mean {guess[0]!r}?)"
+        message += (f"; check couchdb_dbname in settings.py, or create it: `dirt updatenodes` and `dirt serve` "
+                    f"create it, as does `curl -X PUT {self.url}/{quote(name, safe='')}` with a server "
+                    "admin's credentials")
+        return DatabaseMissing(message, 404, "not_found")
 
     def database(self, name: str) -> "Database":
         """A handle on database ``name`` sharing this server's connections."""
@@ -151,6 +149,9 @@ class Database:
     def __init__(self, server: Server, name: str):
         if not name:
             raise CouchError("no database name given")
+        problem = database_name_problem(name)
+        if problem:
+            raise CouchError(f"{name!r} is {problem}", 400, "illegal_database_name")
         self.server = server
         self.name = name
         self.path = quote(name, safe="")
@@ -158,8 +159,6 @@ class Database:
     @classmethod
     def from_url(cls, url: str, name: str | None = None, **kwargs: Any) -> "Database":
         """Open ``http://host:port/dbname``, or the server ``url`` plus ``name``."""
-        from urllib.parse import unquote
-
         if name is None:
             parts = urlsplit(url)
             base, _, name = parts.path.rstrip("/").rpartition("/")
@@ -187,8 +186,8 @@ class Database:
         return self._req("GET")
 
     def exists(self) -> bool:
-        try:
-            self.info()
+        try:   # HEAD: a 404 without a body, so without the missing database's hint
+            self.server.request("HEAD", self.path, expect_json=False)
             return True
         except NotFound:
             return False
@@ -196,15 +195,12 @@ class Database:
     def create(self, exist_ok: bool = True) -> None:
         """Create the database (no error if it exists and ``exist_ok``).
 
-        The name is checked against CouchDB's rule first, so a bad name is
-        refused the same way on servers that are more lenient.
+        The name was checked against CouchDB's rule when this handle was
+        made, so a bad name is refused the same way on servers that are more
+        lenient.
         """
         if not self.server.has_credentials:
             self._require_admin_for_create()
-        if not DB_NAME_RULE.match(self.name):
-            raise CouchError(
-                f"{self.name!r} cannot be a CouchDB database name: names must start with a lowercase letter "
-                "and contain only a-z, 0-9 and _$()+-/", 400, "illegal_database_name")
         try:
             self._req("PUT")
         except CouchError as exc:

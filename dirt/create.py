@@ -13,10 +13,11 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
-from .couch import DB_NAME_RULE
+from .credentials import database_name_problem, redact
 from .errors import DirtError, ProjectExists
 
 LAUNCHER = Path("web") / "egret"          # runs the installed egret: `cd web && ./egret push URL`
@@ -40,21 +41,34 @@ def web_dir() -> Path:
     return _data_dir("web")
 
 
-def create_project(path: str | Path, dbname: str | None = None) -> Path:
+DEFAULT_COUCHDB_HOST = "http://localhost:5984"
+
+
+def create_project(path: str | Path, dbname: str | None = None, couchdb_host: str | None = None) -> Path:
     """Create project directory ``path``; the database defaults to its name.
 
-    Refuses to touch an existing path. Returns the new directory.
+    ``couchdb_host`` (default http://localhost:5984) goes into settings.py
+    and the project's README; it may not hold credentials, since settings.py
+    is a file people commit. Refuses to touch an existing path. Returns the
+    new directory.
     """
     target = Path(path)
     if target.exists():
         raise ProjectExists(f"{target} already exists; choose a new name (dirt never overwrites a project)")
     project_name = target.resolve().name
     dbname = dbname or project_name.lower()
-    if not DB_NAME_RULE.match(dbname):
-        raise DirtError(f"{dbname!r} cannot be a CouchDB database name: it must start with a lowercase letter "
-                        "and hold only a-z, 0-9 and _$()+-/; pass one as the second argument")
+    problem = database_name_problem(dbname)
+    if problem:
+        raise DirtError(f"{dbname!r} is {problem}; pass one as the second argument")
+    couchdb_host = (couchdb_host or DEFAULT_COUCHDB_HOST).rstrip("/")
+    parts = urlsplit(couchdb_host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DirtError(f"{redact(couchdb_host)!r} is not a CouchDB URL (expected http://host:port)")
+    if parts.username is not None:
+        raise DirtError("the CouchDB URL for settings.py must not hold credentials (settings.py is often "
+                        "committed): give them in DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD or ~/.netrc")
     context = {"project_name": project_name, "dbname": dbname, "created": int(time.time()),
-               "python": sys.executable}
+               "couchdb_host": couchdb_host}
     env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     staging = target.parent / f".{target.name}.creating"
     shutil.rmtree(staging, ignore_errors=True)

@@ -181,10 +181,22 @@ def start_server(port: int = DEFAULT_PORT, data_dir: Path | None = None, home: P
     return ServerStatus(_url(port), data_dir, proc.pid, True)
 
 
-def stop_server(home: Path | None = None, timeout: float = 10.0) -> ServerStatus | None:
-    """Stop the server ``start_server`` started; None if none of ours was running."""
+def stop_server(home: Path | None = None, timeout: float = 10.0, port: int | None = None) -> ServerStatus | None:
+    """Stop the server ``start_server`` started; None if none of ours was running.
+
+    With ``port``, only a server of ours on that port is stopped: one running
+    on another port is an EmbeddedError saying where it runs, and a CouchDB
+    that dirt did not start is never stopped.
+    """
     home = home or dirt_home()
     state = _read_state(home)
+    running = bool(state and state["pid"] is not None and _is_pouchdb_server(state["pid"]))
+    if port is not None and running and state["port"] != port:
+        raise EmbeddedError(f"the embedded database runs on port {state['port']}, not {port} "
+                            f"(pid {state['pid']}): stop it with `dirt db stop --port {state['port']}`")
+    if port is not None and not running and probe(port) == "couchdb":
+        raise EmbeddedError(f"the CouchDB at {_url(port)} was not started by `dirt db start`: "
+                            "dirt stops only the embedded database it started")
     if not state or state["pid"] is None:
         return None
     # Keep port and data directory, so status still says where it was.

@@ -52,12 +52,25 @@ class NotFound(CouchError):
     """The document or database does not exist (404)."""
 
 
+class DatabaseMissing(NotFound):
+    """The database itself does not exist (a 404 that names no document)."""
+
+
 class Conflict(CouchError):
     """A revision-checked write lost: the document changed meanwhile (409)."""
 
 
 class TaskNameError(DirtError):
     """A task's ``name`` does not name a module in the project's tasks/ directory."""
+
+
+class TaskSourceError(TaskNameError):
+    """A task module that does not compile; ``path`` (relative to the project) and ``line`` say where."""
+
+    def __init__(self, message: str, path: str, line: int | None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
 
 
 class RequirementError(DirtError):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from . import documents
 from .couch import Database
 from .errors import Conflict, CouchError, DirtError, NodeUnreachable
+from .plural import plural
 from .runner import NodeConnection
 from .settings import Settings
 
@@ -125,7 +126,7 @@ def update_nodes(db: Database, hosts: list[str], settings: Settings,
             spec = gateway_spec(host, settings)
             info = probe(host, settings)
             doc = upsert_node(db, host, spec, info, settings.node_enable_default)
-            update = NodeUpdate(host, True, f"{info.get('fqdn', host)}: {info.get('cpu_count')} cpus, "
+            update = NodeUpdate(host, True, f"{info.get('fqdn', host)}: {plural(info.get('cpu_count'), 'cpu')}, "
                                 f"{info.get('sys_platform')} {info.get('architecture')}, "
                                 f"Python {info.get('version_info', '?').split('.final')[0]}", doc)
         except DirtError as exc:

@@ -51,6 +51,7 @@ from .channels import DeliveryError, SmtpConfig
 from .couch import Database, split_credentials
 from .documents import TaskState, state_rule_js
 from .errors import Conflict, CouchError, NotFound
+from .plural import plural
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -610,7 +611,7 @@ class Notifier:
             claim.update(state="failed", tries=tries, error=error, failed=self.clock())
             claim.pop("next_try", None)
             self._record_outcome(claim)
-            why = "it cannot succeed" if permanent else f"{tries} tries"
+            why = "it cannot succeed" if permanent else plural(tries, "try", "tries")
             log.error("%s failed, giving up after %s: %s", describe(claim), why, error)
             return
         delay = self.settings.notify_retry_delay * 2 ** (tries - 1)

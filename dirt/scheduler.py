@@ -45,6 +45,7 @@ from .leases import lost_server
 from .nodepool import NodePool
 from .outcomes import OutcomeWriter
 from .placement import Placer
+from .plural import plural
 from .runner import Shipment
 from .settings import Project
 from .taskdoc import TaskDoc, parse_task
@@ -240,9 +241,8 @@ class Scheduler:
                 self.pool.on_load(event)
             elif isinstance(event, CaughtUp):
                 if not self.caught_up:
-                    nodes = len(self.pool.nodes)
-                    log.info("dirt is running: %d unfinished %s, %d %s", len(self.waiting),
-                             "task" if len(self.waiting) == 1 else "tasks", nodes, "node" if nodes == 1 else "nodes")
+                    log.info("dirt is running: %s, %s", plural(len(self.waiting), "unfinished task"),
+                             plural(len(self.pool.nodes), "node"))
                 self.caught_up = True
                 self._dirty = True
             elif isinstance(event, DatabaseDown):

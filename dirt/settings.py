@@ -3,7 +3,9 @@
 A project's ``settings.py`` (written by ``dirt create``) is plain Python that
 assigns module-level names. It is the user's own file, so it is executed; but
 nothing read from the database ever is. Unknown names are ignored (so a
-settings file can compute values), known names are type-checked here, and
+settings file can compute values with helper names of its own), but one that
+looks like a misspelt setting (``task_timout``) gets a warning with "did you
+mean", never an error; known names are type-checked here, and
 ``DIRT_COUCHDB_HOST`` / ``DIRT_COUCHDB_DBNAME`` in the environment override
 the host and database.
 
@@ -13,9 +15,12 @@ them, so a new setting needs one.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
+import difflib
 import os
 import runpy
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,10 +154,15 @@ _TYPE_WORDS = {str: "a string", bool: "True or False", list: "a list", float: "a
 
 @dataclass
 class Project:
-    """A dirt project directory: its settings and its tasks/ package."""
+    """A dirt project directory: its settings and its tasks/ package.
+
+    ``warnings`` are things in settings.py worth telling the user (a name
+    that looks like a misspelt setting); the CLI shows them.
+    """
 
     root: Path
     settings: Settings
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def tasks_dir(self) -> Path:
@@ -178,4 +188,38 @@ def load_project(root: str | os.PathLike | None = None) -> Project:
     except Exception as exc:  # the user's file: report whatever it raised
         raise SettingsError(f"{path} failed to load: {type(exc).__name__}: {exc}") from None
     values.setdefault("project_name", root.name)
-    return Project(root, Settings.from_mapping(values))
+    return Project(root, Settings.from_mapping(values), misspelt_settings(path, values))
+
+
+def misspelt_settings(path: Path, values: dict[str, Any]) -> list[str]:
+    """A warning for each name in a settings file that is not a setting but looks like one.
+
+    Names of the file's own helpers (modules, functions, classes, names
+    starting with ``_``, or names like no setting) pass silently.
+    """
+    known = [f.name for f in dataclasses.fields(Settings)]
+    lines = _assignment_lines(path)
+    found = []
+    for name, value in values.items():
+        if name in known or name.startswith("_") or isinstance(value, (types.ModuleType, types.FunctionType, type)):
+            continue
+        guess = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.8)
+        if guess:
+            where = f"{path}, line {lines[name]}" if name in lines else str(path)
+            found.append(f"{where}: {name} is not a dirt setting and is ignored; did you mean {guess[0]}?")
+    return found
+
+
+def _assignment_lines(path: Path) -> dict[str, int]:
+    """The line of the first assignment to each module-level name in ``path``."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines: dict[str, int] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                lines.setdefault(target.id, node.lineno)
+    return lines

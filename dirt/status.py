@@ -15,6 +15,7 @@ from typing import Iterator
 from . import documents, snapshot
 from .couch import Database
 from .heartbeat import is_server
+from .plural import plural
 
 PAGE = 1000
 STATES = ("waiting", "running", "passed", "failed", "error", "cancelled")
@@ -34,10 +35,6 @@ def iter_docs(db: Database) -> Iterator[dict]:
         if len(rows) <= PAGE:
             return
         start = rows[PAGE]["id"]
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _gather(db: Database) -> tuple[int, Counter, list[dict]]:
@@ -107,7 +104,7 @@ def summarize(db: Database, now: float | None = None) -> str:
             flags = "enabled, no live server holds it"
             if node.get("status") == "down":
                 flags += f" (last seen down: {node.get('down_reason', '')})"
-        lines.append(f"  {name}: {info.get('cpu_count', '?')} cpus, "
+        lines.append(f"  {name}: {plural(info.get('cpu_count', '?'), 'cpu')}, "
                      f"{info.get('sys_platform', '?')} {info.get('architecture', '?')}, {flags}")
     if reasons:
         lines.append("waiting because:")

@@ -19,6 +19,7 @@ import copy
 from typing import Any
 
 from .documents import FINAL_STATES, TaskState
+from .plural import plural
 from .taskdoc import TaskDoc
 
 WAITING, RUNNING, ERROR = TaskState.WAITING.value, TaskState.RUNNING.value, TaskState.ERROR.value
@@ -101,8 +102,8 @@ def requeued(task: TaskDoc, outcome: str, reason: str, now: float, counts: bool,
     limit = task.max_attempts or default_max_attempts
     lost = task.lost_attempts() + (1 if counts else 0)
     if counts and lost >= limit:
-        return ended(task, ERROR, outcome, f"gave up after {lost} attempts lost their node or server; last: {reason}",
-                     now, started=started)
+        lost_what = f"{plural(lost, 'attempt')} lost {'its' if lost == 1 else 'their'} node or server"
+        return ended(task, ERROR, outcome, f"gave up after {lost_what}; last: {reason}", now, started=started)
     return ended(task, WAITING, outcome, f"{reason}; it will run again", now)
 
 

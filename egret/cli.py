@@ -31,8 +31,8 @@ from egret.watch import Watcher
 URL_HELP = (
     "URL is http(s)://[USER:PASSWORD@]HOST:PORT/DATABASE, or a bare database name for "
     "that database on the server in DIRT_COUCHDB_HOST, else on http://localhost:5984/NAME. "
-    "Credentials may also come from COUCHDB_USER and "
-    "COUCHDB_PASSWORD or ~/.netrc; they are never printed."
+    "Credentials may also come from DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD, COUCHDB_USER and "
+    "COUCHDB_PASSWORD, or ~/.netrc (as for dirt); they are never printed."
 )
 
 
@@ -44,6 +44,11 @@ class Failure(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[override]
         click.echo(f"egret: {self.format_message()}", err=True)
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 document``, ``2 documents``: a number with its noun, singular or plural."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _size(length: int) -> str:
@@ -146,7 +151,7 @@ def compile_command(directory: Path, output: Path | None, database: str | None, 
     text = json.dumps(app.document(inline=not stubs), indent=2) + "\n"
     if output:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {app.doc_id} to {output} ({len(app.attachments)} attachments)", err=True)
+        click.echo(f"wrote {app.doc_id} to {output} ({_count(len(app.attachments), 'attachment')})", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -190,13 +195,23 @@ def pushdata_command(url: str, file: Path, update: bool, timeout: float) -> None
             raise Failure(str(exc)) from None
         if result.created_database:
             click.echo(f"created database {couch.db_url}")
-        click.echo(f"stored {len(result.written)} documents in {couch.db_url}")
+        click.echo(f"stored {_count(len(result.written), 'document')} in {couch.db_url}")
         for rejection in result.rejected:
             reason = f": {rejection.reason}" if rejection.reason and rejection.reason != rejection.error else ""
             click.echo(f"rejected {rejection.doc_id}: {rejection.error}{reason}", err=True)
         if result.rejected:
-            hint = "" if update else " (--update replaces existing documents)"
-            raise Failure(f"{len(result.rejected)} documents were rejected{hint}")
+            raise Failure(_rejected_summary(result.rejected, update))
+
+
+def _rejected_summary(rejected: list, update: bool) -> str:
+    """``2 documents were rejected``, with the --update hint only when some were conflicts."""
+    summary = f"{_count(len(rejected), 'document')} {'was' if len(rejected) == 1 else 'were'} rejected"
+    conflicts = sum(1 for r in rejected if r.error == "conflict")
+    if not conflicts or update:
+        return summary
+    if conflicts == len(rejected):
+        return f"{summary} (--update replaces existing documents)"
+    return f"{summary} ({_count(conflicts, 'conflict')} among them: --update replaces existing documents)"
 
 
 @main.command("watch", epilog=URL_HELP)

@@ -4,19 +4,18 @@ A target is one string, as users type it: ``http(s)://[user:pass@]host:port/db``
 (the last path segment is the database, anything before it a path prefix of a
 reverse proxy) or a bare database name, meaning that database on the server
 in ``DIRT_COUCHDB_HOST`` (as for dirt), else on ``http://localhost:5984``.
-Credentials come from the URL's userinfo, else from ``COUCHDB_USER`` and
-``COUCHDB_PASSWORD``, else from the netrc file (``$NETRC`` or ``~/.netrc``).
-They are moved out of the URL into HTTP basic auth and never appear in a
-message: every URL this module puts in an error goes through :func:`redact`.
+Who egret logs in as follows the rule in :mod:`egret.credentials` (the URL's
+userinfo, ``DIRT_COUCHDB_USER``/``DIRT_COUCHDB_PASSWORD``,
+``COUCHDB_USER``/``COUCHDB_PASSWORD``, the netrc file), the same as dirt's.
+Credentials are moved out of the URL into HTTP basic auth and never appear in
+a message: every URL this module puts in an error goes through :func:`redact`.
 
 This is the only module that turns HTTP statuses into egret's errors.
 """
 from __future__ import annotations
 
 import logging
-import netrc
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +23,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
+from egret.credentials import HINT as _AUTH_HINT
+from egret.credentials import database_name_problem, find_credentials, redact
 from egret.errors import Conflict, CouchError, DatabaseExists, InvalidTarget, NotAuthorized, ServerUnreachable
 
 log = logging.getLogger(__name__)
@@ -31,41 +32,14 @@ log = logging.getLogger(__name__)
 DEFAULT_SERVER = "http://localhost:5984"
 SERVER_VARIABLE = "DIRT_COUCHDB_HOST"  # the server of a bare database name, if set
 
-# What Apache CouchDB accepts as a database name (pouchdb-server accepts more,
-# so egret checks locally to behave the same on both).
-_DB_NAME = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
-_SYSTEM_DBS = {"_users", "_replicator", "_global_changes"}
-
-_AUTH_HINT = (
-    "give a user and password in the URL (http://USER:PASSWORD@host:port/db), "
-    "in COUCHDB_USER and COUCHDB_PASSWORD, or in ~/.netrc"
-)
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (the user name stays)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+__all__ = ["Couch", "Target", "check_database_name", "redact", "quote_doc_id", "quote_attachment"]
 
 
 def check_database_name(name: str) -> None:
     """Raise :class:`InvalidTarget` unless Apache CouchDB would accept ``name``."""
-    if name in _SYSTEM_DBS:
-        return
-    if len(name) > 238 or not _DB_NAME.match(name):
-        raise InvalidTarget(
-            name,
-            "not a valid CouchDB database name: it must start with a lowercase letter and contain "
-            "only lowercase letters, digits and _$()+-/ (or give a full URL: http://host:5984/db)",
-        )
+    problem = database_name_problem(name)
+    if problem:
+        raise InvalidTarget(name, f"{problem} (or give a full URL: http://host:5984/db)")
 
 
 def quote_doc_id(doc_id: str) -> str:
@@ -108,8 +82,8 @@ class Target:
     def parse(cls, spec: str, environ: Mapping[str, str] | None = None) -> "Target":
         """Read a target as the user typed it (see the module docstring).
 
-        ``environ`` defaults to ``os.environ``; it supplies ``COUCHDB_USER``,
-        ``COUCHDB_PASSWORD``, ``NETRC`` and ``HOME``.
+        ``environ`` defaults to ``os.environ``; it supplies the credential
+        variables, ``NETRC`` and ``HOME`` (see :mod:`egret.credentials`).
         """
         environ = os.environ if environ is None else environ
         if "://" not in spec:
@@ -123,7 +97,7 @@ class Target:
                 except InvalidTarget as exc:
                     raise InvalidTarget(f"{SERVER_VARIABLE}={redact(base)}", exc.problem) from None
                 return replace(target, server_from=SERVER_VARIABLE)
-            server, database, auth = DEFAULT_SERVER, spec, None
+            server, database = DEFAULT_SERVER, spec
             server_from = "default"
         else:
             parts = urlsplit(spec)
@@ -149,34 +123,9 @@ class Target:
                 host = f"[{host}]"
             netloc = f"{host}:{port}" if port else host
             server = urlunsplit((parts.scheme, netloc, prefix, "", ""))
-            auth = None
-            if parts.username is not None:
-                auth = (unquote(parts.username), unquote(parts.password or ""))
             server_from = ""
-        if auth is None:
-            auth = _credentials_from_environment(urlsplit(server).hostname or "", environ)
+        auth = find_credentials(spec if "://" in spec else server, environ)
         return cls(server=server, database=database, auth=auth, server_from=server_from)
-
-
-def _credentials_from_environment(host: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
-    user, password = environ.get("COUCHDB_USER"), environ.get("COUCHDB_PASSWORD")
-    if user and password is not None:
-        return user, password
-    path = environ.get("NETRC")
-    if not path:
-        home = environ.get("HOME") or os.path.expanduser("~")
-        path = os.path.join(home, ".netrc")
-    if not os.path.exists(path):
-        return None
-    try:
-        entry = netrc.netrc(path).authenticators(host)
-    except (netrc.NetrcParseError, OSError) as exc:
-        log.warning("ignoring %s: %s", path, exc)
-        return None
-    if entry is None:
-        return None
-    login, _account, password = entry
-    return (login, password or "") if login else None
 
 
 class Couch:
@@ -242,7 +191,8 @@ class Couch:
         reason = str(body.get("reason") or "")
         shown = redact(url)
         if status == 401:
-            hint = "check the user name and password" if self.target.auth else _AUTH_HINT
+            hint = ("check the user name and password" if self.target.auth
+                    else f"this server needs credentials: {_AUTH_HINT}")
             return NotAuthorized(method, shown, status, error, reason, hint)
         if status == 403:
             return NotAuthorized(method, shown, status, error, reason, "this user may not do that (server or database admin needed?)")
@@ -271,7 +221,8 @@ class Couch:
         if self.target.auth is None and not self._anonymous_is_admin():
             # pouchdb-server never answers an anonymous PUT /db once an admin
             # exists, so ask first; CouchDB would answer 401.
-            raise NotAuthorized("PUT", self.db_url, 401, "unauthorized", "creating a database needs a server admin", _AUTH_HINT)
+            raise NotAuthorized("PUT", self.db_url, 401, "unauthorized", "creating a database needs a server admin",
+                                f"this server needs credentials: {_AUTH_HINT}")
         try:
             response = self.request("PUT", self.db_url, ok=(412,))
         except NotAuthorized as exc:

@@ -11,16 +11,28 @@ from dirt.nodes import update_nodes
 from dirt.scheduler import Scheduler
 from dirt.server import DirtServer, build_server
 from dirt.settings import load_project
+from servers import with_credentials
 
 
 class ProjectHelper:
-    """A real project directory (from `dirt create`) pointed at a test database."""
+    """A real project directory (from `dirt create`) pointed at a test database.
 
-    def __init__(self, root: Path, couch_url: str, dbname: str):
+    ``couch_url`` is the server's URL as dirt shows it (no credentials);
+    ``auth_url`` has ``credentials`` in it, as the project's settings do.
+    """
+
+    def __init__(self, root: Path, couch_url: str, dbname: str, credentials: tuple[str, str] | None = None):
         self.root = root
         self.couch_url = couch_url
         self.dbname = dbname
-        self.db = Database.from_url(couch_url, dbname)
+        self.credentials = credentials
+        self.auth_url = with_credentials(couch_url, credentials)
+        self.db = Database.from_url(self.auth_url, dbname)
+
+    @property
+    def db_url(self) -> str:
+        """The database's URL, with the credentials in it."""
+        return f"{self.auth_url}/{self.dbname}"
 
     def set(self, **settings) -> None:
         """Append settings to settings.py (later assignments win)."""

@@ -88,7 +88,7 @@ def test_create_makes_a_project_and_never_overwrites_one(tmp_path, env):
 
 def test_create_refuses_a_bad_database_name(tmp_path, env):
     line = assert_clean_error(run_dirt("create", "Proj", "Bad Name", cwd=tmp_path, env=env), 1)
-    assert "cannot be a CouchDB database name" in line
+    assert "is not a valid CouchDB database name" in line
     assert not (tmp_path / "Proj").exists()
 
 
@@ -109,10 +109,11 @@ def test_serve_against_an_unreachable_couchdb_names_the_url_but_not_the_password
     assert not log.exists() or PASSWORD not in log.read_text()
 
 
+@pytest.mark.both_servers
 def test_updatenodes_and_serve_against_a_secured_couchdb_never_show_the_password(new_project, env,
                                                                                secure_couch):
     dbname = "cli-" + uuid.uuid4().hex[:10]
-    assert secure_couch.admin == ("admin", PASSWORD)
+    password = secure_couch.admin[1]
     env = dict(env, DIRT_COUCHDB_HOST=secure_couch.auth_url, DIRT_COUCHDB_DBNAME=dbname)
     done = run_dirt("updatenodes", "localhost", cwd=new_project, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -138,7 +139,7 @@ def test_updatenodes_and_serve_against_a_secured_couchdb_never_show_the_password
     log = (new_project / "dirt.log").read_text()
     assert "Connected to db at" in log and f"127.0.0.1:{secure_couch.port}" in log
     for text in outputs + [log]:
-        assert PASSWORD not in text
+        assert password not in text
 
 
 def secured_database(server) -> str:
@@ -151,6 +152,7 @@ def secured_database(server) -> str:
     return name
 
 
+@pytest.mark.both_servers
 def test_a_secured_couchdb_without_credentials_says_it_needs_them(new_project, env, secure_couch):
     env = dict(env, DIRT_COUCHDB_HOST=secure_couch.url, DIRT_COUCHDB_DBNAME=secured_database(secure_couch))
     for command in (["updatenodes", "localhost"], ["serve"]):
@@ -159,6 +161,7 @@ def test_a_secured_couchdb_without_credentials_says_it_needs_them(new_project, e
         assert "needs credentials" in line and f"127.0.0.1:{secure_couch.port}" in line
 
 
+@pytest.mark.both_servers
 def test_creating_the_database_without_credentials_says_it_needs_them(new_project, env, secure_couch):
     env = dict(env, DIRT_COUCHDB_HOST=secure_couch.url, DIRT_COUCHDB_DBNAME="cli-" + uuid.uuid4().hex[:10])
     try:
@@ -169,6 +172,7 @@ def test_creating_the_database_without_credentials_says_it_needs_them(new_projec
     assert "needs credentials" in line and f"127.0.0.1:{secure_couch.port}" in line
 
 
+@pytest.mark.both_servers
 def test_a_wrong_password_is_refused_without_showing_it(new_project, env, secure_couch):
     wrong = "wr0ng-pw-123"
     env = dict(env, DIRT_COUCHDB_HOST=f"http://admin:{wrong}@127.0.0.1:{secure_couch.port}",
@@ -177,3 +181,44 @@ def test_a_wrong_password_is_refused_without_showing_it(new_project, env, secure
     line = assert_clean_error(done, 3)
     assert "not authorized" in line and "check the user name and password" in line
     assert wrong not in done.stdout + done.stderr + (new_project / "dirt.log").read_text()
+
+
+def test_a_misspelt_setting_is_warned_about_with_did_you_mean(new_project, env, couch, db_name):
+    with open(new_project / "settings.py", "a") as f:
+        f.write("import os\n_private = 1\nbase = os.path.dirname(__file__)\nhelper_timeout_list = [1]\n"
+                f"couchdb_host = {couch.url!r}\ncouchdb_dbname = {db_name!r}\n"
+                "task_timout = 30\nMax_Attempts = 5\n")
+    done = run_dirt("status", cwd=new_project, env=env)
+    assert done.returncode == 0, done.stderr                     # a warning, never a failure
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    lines = (new_project / "settings.py").read_text().splitlines()
+    timout_line = lines.index("task_timout = 30") + 1
+    assert warnings == [
+        f"warning: {new_project / 'settings.py'}, line {timout_line}: task_timout is not a dirt setting and is "
+        "ignored; did you mean task_timeout?",
+        f"warning: {new_project / 'settings.py'}, line {timout_line + 1}: Max_Attempts is not a dirt setting and "
+        "is ignored; did you mean max_attempts?"], done.stderr
+    assert f"database {couch.url}/{db_name}" in done.stdout
+
+
+@pytest.mark.both_servers
+def test_a_wrong_database_name_says_which_database_on_which_server_is_missing(new_project, env, couch, db_name):
+    misspelt = db_name + "x"
+    env = dict(env, DIRT_COUCHDB_HOST=couch.user_url, DIRT_COUCHDB_DBNAME=misspelt)
+    line = assert_clean_error(run_dirt("status", cwd=new_project, env=env), 3)
+    assert f"the database {misspelt!r} does not exist on {couch.url}" in line
+    assert "check couchdb_dbname in settings.py" in line and f"curl -X PUT {couch.url}/{misspelt}" in line
+    assert "_all_docs" not in line and "no_db_file" not in line
+    if couch.user:
+        assert couch.user[1] not in line
+
+
+def test_counts_of_one_are_singular(new_project, env, couch, db_name):
+    from dirt.plural import plural
+    assert [plural(n, "node") for n in (0, 1, 2)] == ["0 nodes", "1 node", "2 nodes"]
+    assert plural(1, "try", "tries") == "1 try" and plural(3, "try", "tries") == "3 tries"
+    assert plural("?", "cpu") == "? cpus"
+    env = dict(env, DIRT_COUCHDB_HOST=couch.user_url, DIRT_COUCHDB_DBNAME=db_name)
+    done = run_dirt("updatenodes", "nosuchhost.invalid", cwd=new_project, env=env)
+    assert done.returncode == 4
+    assert "1 of 1 node could not be updated: nosuchhost.invalid" in done.stderr

@@ -89,3 +89,21 @@ def test_the_skeleton_settings_show_every_setting_with_its_default(tmp_path):
             continue  # the project's own
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         assert values[f.name] == default, f.name
+
+
+def test_create_with_a_couchdb_host_writes_it_into_settings_and_readme(tmp_path, monkeypatch):
+    monkeypatch.delenv("DIRT_COUCHDB_HOST", raising=False)
+    root = create_project(tmp_path / "builder", couchdb_host="http://127.0.0.1:5991/")
+    assert load_project(root).settings.couchdb_host == "http://127.0.0.1:5991"
+    readme = (root / "README.md").read_text()
+    assert "egret push http://127.0.0.1:5991/builder" in readme and "localhost:5984" not in readme
+    assert load_project(root).warnings == []
+
+
+@pytest.mark.parametrize("url, problem", [("http://admin:s3cret@127.0.0.1:5984", "must not hold credentials"),
+                                          ("127.0.0.1:5984", "is not a CouchDB URL")])
+def test_create_refuses_a_couchdb_host_it_cannot_write(tmp_path, url, problem):
+    from dirt.errors import DirtError
+    with pytest.raises(DirtError, match=problem) as err:
+        create_project(tmp_path / "builder", couchdb_host=url)
+    assert "s3cret" not in str(err.value) and not (tmp_path / "builder").exists()

@@ -97,10 +97,23 @@ def test_cli_db_commands(tmp_path):
         shown = run_dirt("db", "status", env=env)
         assert shown.stdout == started.stdout
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        other = str(free_port())
+        wrong = run_dirt("db", "stop", "--port", other, env=env)
+        assert wrong.returncode == 1 and f"runs on port {port}, not {other}" in wrong.stderr
+        assert f"dirt db stop --port {port}" in wrong.stderr
+        assert run_dirt("db", "status", env=env).stdout == started.stdout     # still running
     finally:
-        stopped = run_dirt("db", "stop", env=env)
-    assert stopped.returncode == 0 and "stopped the embedded database" in stopped.stdout
-    assert "not running" in run_dirt("db", "status", env=env).stdout
+        stopped = run_dirt("db", "stop", "--port", port, env=env)
+    assert stopped.returncode == 0 and "stopped the embedded database" in stopped.stdout, stopped.stderr
+    assert "not running" in run_dirt("db", "status", "--port", port, env=env).stdout
+    assert "was not running on port" in run_dirt("db", "stop", "--port", port, env=env).stdout
+
+
+def test_db_stop_never_stops_a_couchdb_it_did_not_start(couch, tmp_path):
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    done = run_dirt("db", "stop", "--port", str(couch.port), env=env)
+    assert done.returncode == 1 and "was not started by `dirt db start`" in done.stderr
+    assert httpx.get(couch.url + "/", timeout=10).status_code == 200
 
 
 def test_cli_without_node_exits_with_the_install_hint(tmp_path):

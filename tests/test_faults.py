@@ -15,13 +15,14 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dirt_run import ProjectHelper
 from dirt.create import create_project
 from dirt_run import BackgroundServer, DirtServe, add_nodes, wait_for
 from servers import PouchServer, SshHost
+
+pytestmark = pytest.mark.both_servers
 
 # Appends "<task id> <pid>" to marks/started, waits while marks/hold exists
 # (at most a minute), appends to marks/finished, then returns.
@@ -231,12 +232,25 @@ def test_node_lost_mid_task_runs_again_on_another_node(project, tmp_path, marks,
 
 # -- 3. CouchDB restarted mid-run ----------------------------------------------------------------
 
-def test_serve_survives_a_couchdb_restart_and_loses_no_result(tmp_path):
+@pytest.fixture
+def restartable_couch(backend, request, tmp_path):
+    """A server this test may crash: its own pouchdb-server, or the run's Apache CouchDB 3 (which
+    restarts on its data)."""
+    if backend == "couchdb3":
+        yield request.getfixturevalue("couchdb3")
+        return
     couch = PouchServer(tmp_path / "pouchdb").start()
+    yield couch
+    couch.stop()
+
+
+def test_serve_survives_a_couchdb_restart_and_loses_no_result(tmp_path, restartable_couch):
+    couch = restartable_couch
+    name = "restarted-" + os.urandom(4).hex()
+    couch.create_database(name)
     try:
-        httpx.put(f"{couch.url}/restarted", timeout=30).raise_for_status()
-        project = ProjectHelper(create_project(tmp_path / "proj", "restarted"), couch.url, "restarted")
-        project.set(couchdb_host=couch.url, couchdb_dbname="restarted", log_file=None, lease_seconds=10,
+        project = ProjectHelper(create_project(tmp_path / "proj", name), couch.url, name, couch.user)
+        project.set(couchdb_host=project.auth_url, couchdb_dbname=name, log_file=None, lease_seconds=10,
                     node_retry_interval=1, ssh_keepalive=1)
         project.write_task("append", APPEND_TASK)
         ran = tmp_path / "ran.txt"
@@ -267,7 +281,7 @@ def test_serve_survives_a_couchdb_restart_and_loses_no_result(tmp_path):
             assert ran_attempts == ["passed"], doc["attempts"]
             assert doc["results"]["task"] == task_id
     finally:
-        couch.stop()
+        couch.delete_database(name)
 
 
 # -- 4. two servers on one database ------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Notifications, for real: a local SMTP server, a local HTTP server, real schedulers on pouchdb-server."""
+"""Notifications, for real: a local SMTP server, a local HTTP server, real schedulers on pouchdb-server
+and on Apache CouchDB 3.5."""
 from __future__ import annotations
 
 import json
@@ -9,10 +10,14 @@ import sys
 import time
 import uuid
 
+import pytest
+
 from dirt.notify import FAILURE, WEBHOOK, Notifier, completion_ms, notification_id
 from dirt_run import BackgroundServer, add_nodes, serve_until_idle, wait_for
 from listeners import HttpSink, SmtpSink
 from servers import free_port
+
+pytestmark = pytest.mark.both_servers
 
 FAILS = """
     if __name__ == '__channelexec__':

@@ -41,12 +41,20 @@ def test_quickstart_from_a_clean_clone(tmp_path):
         assert re.search(r"tasks: 3 passed", first.stdout), first.stdout
         page = httpx.get(url, timeout=30)
         assert page.status_code == 200 and "myproject" in page.text
-        assert (home / "myproject" / "settings.py").is_file()
+        # The project's own settings point at the port used, so the project works on its own later.
+        settings = (home / "myproject" / "settings.py").read_text()
+        assert f'couchdb_host = "http://127.0.0.1:{port}"' in settings
+        dirt = str(clone / ".venv" / "bin" / "dirt")
+        status = subprocess.run([dirt, "status"], cwd=home / "myproject", env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert status.returncode == 0 and "tasks: 3 passed" in status.stdout, status.stdout + status.stderr
+        assert f"`dirt db stop --port {port}` stops it" in first.stdout
 
         again = subprocess.run(["scripts/quickstart"], cwd=clone, env=env, stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
         assert "reusing" in again.stdout and "tasks: 3 passed" in again.stdout
     finally:
-        subprocess.run([str(clone / ".venv" / "bin" / "dirt"), "db", "stop"], cwd=tmp_path, env=env,
-                       capture_output=True, timeout=60)
+        stopped = subprocess.run([str(clone / ".venv" / "bin" / "dirt"), "db", "stop", "--port", str(port)],
+                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0 and f"stopped the embedded database at http://127.0.0.1:{port}" in stopped.stdout

@@ -1,9 +1,14 @@
-"""dirt serve, driven in-process against real pouchdb-server and real execnet gateways."""
+"""dirt serve, driven in-process against real servers (pouchdb-server and Apache CouchDB 3.5) and real
+execnet gateways."""
 from __future__ import annotations
 
 import base64
 
+import pytest
+
 from dirt_run import BackgroundServer, add_nodes, serve_until_idle, wait_for
+
+pytestmark = pytest.mark.both_servers
 
 
 def test_example_tasks_pass_with_results_and_attachments(project):
@@ -62,6 +67,10 @@ def test_bad_documents_end_in_error_with_reasons_and_server_keeps_going(project)
     project.write_task("nosuccess", "channel.send({'value': 1})")
     project.write_task("huge", "channel.send({'success': True, 'blob': 'x' * 5000000})")
     project.write_task("badjson", "channel.send({'success': True, 'ratio': float('nan')})")
+    project.write_task("broken", """
+        def execute(:
+            return {'success': True}
+    """)
     project.write_task("takes", """
         def execute(a):
             return {'success': True, 'a': a}
@@ -86,6 +95,8 @@ def test_bad_documents_end_in_error_with_reasons_and_server_keeps_going(project)
         project.add_task("nosuccess"): "no boolean 'success'",
         project.add_task("huge"): "over the limit",
         project.add_task("badjson"): "JSON cannot hold",
+        project.add_task("examples.simpel"): "tasks/examples/simpel.py does not exist (did you mean examples.simple?)",
+        project.add_task("broken"): "'broken' does not compile: tasks/broken.py, line 2: invalid syntax: def execute(:",
     }
     good = project.add_task("examples.simple")
     serve_until_idle(project)
@@ -93,6 +104,8 @@ def test_bad_documents_end_in_error_with_reasons_and_server_keeps_going(project)
         doc = project.task(task_id)
         assert doc["state"] == "error", (doc["name"], doc)
         assert expected in doc["reason"], (doc["name"], doc["reason"])
+        if doc["name"] in ("broken", "examples.simpel"):   # found before shipping: never sent to a node
+            assert not doc.get("attempts") and "node" not in doc, doc
     assert project.task(good)["state"] == "passed"
 
 

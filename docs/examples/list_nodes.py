@@ -14,5 +14,6 @@ task_id = sys.argv[1]
 for name, node in sorted(db.get_nodes().items()):
     info = node["sys_info"]
     fits = dbi.check_requirements(db, task_id, node)
-    print(f"{name}: {info['cpu_count']} cpus, {info['architecture']}, "
+    cpus = info["cpu_count"]
+    print(f"{name}: {cpus} cpu{'' if cpus == 1 else 's'}, {info['architecture']}, "
           f"enabled: {node['enabled']}, can run {task_id}: {fits}")

@@ -47,7 +47,7 @@ def pages_app(tmp_path) -> Path:
 
 
 @pytest.fixture
-def http():
-    """A plain HTTP client for checking what the server holds and serves."""
-    with httpx.Client(timeout=30) as client:
+def http(couch):
+    """An HTTP client for checking what the server holds and serves, as ``couch.user`` (if any)."""
+    with httpx.Client(timeout=30, auth=couch.user) as client:
         yield client

@@ -1,4 +1,4 @@
-"""Pushing apps to a real pouchdb-server, then using what was pushed."""
+"""Pushing apps to a real server (pouchdb-server and Apache CouchDB 3.5), then using what was pushed."""
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +15,8 @@ from egret.couch import Couch, Target
 from egret.errors import Conflict, NotAuthorized, ServerUnreachable, SourceError
 from egret.push import push_directory
 from servers import free_port
+
+pytestmark = pytest.mark.both_servers
 
 
 class RecordingCouch(Couch):
@@ -41,10 +43,10 @@ def couch_client(db_url):
         yield couch
 
 
-def test_pushed_couchapp_works(sample_app, couch_client, db_url, http):
+def test_pushed_couchapp_works(sample_app, couch_client, db_url, shown_db_url, http):
     result = push_directory(sample_app, couch_client)
     assert result.changed and result.rev.startswith("1-")
-    assert result.url == f"{db_url}/_design/sample/index.html"
+    assert result.url == f"{shown_db_url}/_design/sample/index.html"
 
     # the page and its files, served with their content types
     page = http.get(result.url)
@@ -81,7 +83,7 @@ def test_pushed_couchapp_works(sample_app, couch_client, db_url, http):
     assert rejected.json()["reason"] == "a task needs a record_id"
 
 
-def test_unchanged_push_writes_nothing(sample_app, couch_client, db_url, http):
+def test_unchanged_push_writes_nothing(sample_app, couch_client, db_url, shown_db_url, http):
     first = push_directory(sample_app, couch_client)
     seq = http.get(db_url).json()["update_seq"]
     couch_client.requests.clear()
@@ -95,7 +97,7 @@ def test_unchanged_push_writes_nothing(sample_app, couch_client, db_url, http):
     result = CliRunner().invoke(main, ["push", db_url, str(sample_app)])
     assert result.exit_code == 0, result.output
     assert "is up to date" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == f"{db_url}/_design/sample/index.html"
+    assert result.stdout.strip().splitlines()[-1] == f"{shown_db_url}/_design/sample/index.html"
     assert http.get(db_url).json()["update_seq"] == seq
 
 
@@ -197,7 +199,7 @@ def test_write_racing_another_writer_is_retried_once(sample_app, db_url, http):
     setup.close()
 
 
-def test_attachment_names_and_ids_are_url_encoded(tmp_path, db_url, http):
+def test_attachment_names_and_ids_are_url_encoded(tmp_path, db_url, shown_db_url, http):
     app = tmp_path / "app"
     (app / "_attachments" / "my docs").mkdir(parents=True)
     (app / "_attachments" / "my docs" / "read me#1 é.txt").write_text("hello\n")
@@ -205,31 +207,31 @@ def test_attachment_names_and_ids_are_url_encoded(tmp_path, db_url, http):
     (app / "_id").write_text("_design/my app")
     with Couch(Target.parse(db_url)) as couch:
         result = push_directory(app, couch)
-    assert result.url == f"{db_url}/_design/my%20app/index.html"
+    assert result.url == f"{shown_db_url}/_design/my%20app/index.html"
     assert http.get(result.url).text == "<p>hi</p>\n"
     assert http.get(f"{db_url}/_design/my%20app/my%20docs/read%20me%231%20%C3%A9.txt").text == "hello\n"
 
 
 def test_push_creates_the_database_and_prints_the_index_url(couch, pages_app, http):
     db = "egret-new-" + uuid.uuid4().hex[:8]
-    result = CliRunner().invoke(main, ["push", f"{couch.url}/{db}", str(pages_app)])
+    result = CliRunner().invoke(main, ["push", f"{couch.auth_url}/{db}", str(pages_app)])   # a server admin
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[0] == f"created database {couch.url}/{db}"
     assert "index.html (" in lines[1] and "vendor/jquery.min.js (87.5 kB)" in lines[1]
     assert lines[-1] == f"{couch.url}/{db}/_design/pages/index.html"
-    page = http.get(lines[-1]).text
+    page = http.get(lines[-1], auth=couch.admin).text
     assert f'data-database="{db}"' in page  # the database it was pushed to, in the template context
-    http.delete(f"{couch.url}/{db}")
+    http.delete(f"{couch.url}/{db}", auth=couch.admin)
 
 
 def test_compile_error_writes_nothing(couch, sample_app, http):
     db = "egret-never-" + uuid.uuid4().hex[:8]
     (sample_app / "rewrites.json").write_text("[{]")
-    result = CliRunner().invoke(main, ["push", f"{couch.url}/{db}", str(sample_app)])
+    result = CliRunner().invoke(main, ["push", f"{couch.auth_url}/{db}", str(sample_app)])
     assert result.exit_code == 1
     assert "rewrites.json:1: invalid JSON" in result.stderr
-    assert http.get(f"{couch.url}/{db}").status_code == 404  # not even the database
+    assert http.get(f"{couch.url}/{db}", auth=couch.admin).status_code == 404  # not even the database
 
 
 def test_unreachable_server_is_one_clear_line(sample_app):
@@ -243,10 +245,10 @@ def test_unreachable_server_is_one_clear_line(sample_app):
 
 
 def test_invalid_database_name_is_refused_before_any_request(couch, sample_app, http):
-    result = CliRunner().invoke(main, ["push", f"{couch.url}/Bad_Name", str(sample_app)])
+    result = CliRunner().invoke(main, ["push", f"{couch.auth_url}/Bad_Name", str(sample_app)])
     assert result.exit_code == 1
     assert "not a valid CouchDB database name" in result.stderr
-    assert http.get(f"{couch.url}/Bad_Name").status_code == 404
+    assert http.get(f"{couch.url}/Bad_Name", auth=couch.admin).status_code in (400, 404)
 
 
 # --- a server with an admin, like Apache CouchDB 3 ---------------------------
@@ -256,7 +258,7 @@ def test_push_with_credentials_in_the_url_never_prints_them(secure_couch, sample
     db = "egret-secure-" + uuid.uuid4().hex[:8]
     result = CliRunner().invoke(main, ["push", f"{secure_couch.auth_url}/{db}", str(sample_app)])
     assert result.exit_code == 0, result.output
-    assert "s3cret-pw" not in result.output
+    assert secure_couch.admin[1] not in result.output
     assert result.stdout.strip().splitlines()[-1] == f"{secure_couch.url}/{db}/_design/sample/index.html"
     served = http.get(f"{secure_couch.url}/{db}/_design/sample/css/style.css", auth=secure_couch.admin)
     assert served.text == "body { color: #333; }\n"
@@ -264,18 +266,20 @@ def test_push_with_credentials_in_the_url_never_prints_them(secure_couch, sample
 
 
 def test_push_with_netrc_credentials(secure_couch, sample_app, clean_environment, http):
-    (clean_environment / ".netrc").write_text("machine 127.0.0.1\n  login admin\n  password s3cret-pw\n")
+    name, password = secure_couch.admin
+    (clean_environment / ".netrc").write_text(f"machine 127.0.0.1\n  login {name}\n  password {password}\n")
     db = "egret-netrc-" + uuid.uuid4().hex[:8]
     result = CliRunner().invoke(main, ["-v", "push", f"{secure_couch.url}/{db}", str(sample_app)])
     assert result.exit_code == 0, result.output
-    assert "s3cret-pw" not in result.output
+    assert password not in result.output
     assert http.get(f"{secure_couch.url}/{db}/_design/sample", auth=secure_couch.admin).status_code == 200
     http.delete(f"{secure_couch.url}/{db}", auth=secure_couch.admin)
 
 
-def test_push_with_environment_credentials(secure_couch, sample_app, monkeypatch, http):
-    monkeypatch.setenv("COUCHDB_USER", "admin")
-    monkeypatch.setenv("COUCHDB_PASSWORD", "s3cret-pw")
+@pytest.mark.parametrize("variables", ["COUCHDB", "DIRT_COUCHDB"])
+def test_push_with_environment_credentials(secure_couch, sample_app, monkeypatch, http, variables):
+    monkeypatch.setenv(f"{variables}_USER", secure_couch.admin[0])
+    monkeypatch.setenv(f"{variables}_PASSWORD", secure_couch.admin[1])
     db = "egret-env-" + uuid.uuid4().hex[:8]
     result = CliRunner().invoke(main, ["push", f"{secure_couch.url}/{db}", str(sample_app)])
     assert result.exit_code == 0, result.output

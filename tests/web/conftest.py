@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from webtools import Browser, push_app
+from webtools import RECOMMENDED_CSP, Browser, push_app
 
 
 @pytest.fixture(scope="session")
@@ -36,4 +36,25 @@ def browser(chromium):
 @pytest.fixture
 def app(project, couch):
     """The project's web app, pushed to its database: the app's URL (pages are relative to it)."""
-    return push_app(project.root / "web", f"{couch.url}/{project.dbname}")
+    return push_app(project.root / "web", project.db_url)
+
+
+@pytest.fixture
+def reader(couch, browser):
+    """The browser as a reader of the project's database.
+
+    On pouchdb-server anyone may read. On Apache CouchDB 3 the database is
+    members-only, so the browser signs in (``/_session``) as its member, and
+    the server sends the Content-Security-Policy that docs/web.rst recommends
+    (set at run time under ``/_node/_local/_config``, put back afterwards)
+    instead of its default ``sandbox``, under which no script runs.
+    """
+    if couch.kind != "couchdb3":
+        yield browser
+        return
+    old = couch.config("csp", "attachments_header_value", RECOMMENDED_CSP)
+    try:
+        browser.sign_in(couch.url, *couch.user)
+        yield browser
+    finally:
+        couch.config("csp", "attachments_header_value", old)

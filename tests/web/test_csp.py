@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
+from webtools import RECOMMENDED_CSP as RECOMMENDED
 from webtools import HeaderProxy
-
-# What docs/web.rst recommends for [csp] attachments_header_value.
-RECOMMENDED = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'"
 
 
 @pytest.fixture
@@ -53,3 +52,15 @@ def test_the_default_sandbox_of_couchdb_3_2_is_explained(csp_app, browser):
                  browser.js("return getComputedStyle(document.getElementById('blocked')).visibility") == "visible",
                  timeout=10, what="the explanation")
     browser.screenshot("csp-sandbox")
+
+
+@pytest.mark.parametrize("backend", ["couchdb3"], indirect=True)
+def test_a_stock_couchdb_3_sends_sandbox_and_the_page_says_what_to_change(couch, app, browser):
+    """The same, on a real Apache CouchDB 3.5 as installed (no proxy): its own ``sandbox`` header."""
+    browser.sign_in(couch.url, *couch.user)
+    served = httpx.get(app + "index.html", auth=couch.user, timeout=30)
+    assert served.status_code == 200 and served.headers["content-security-policy"] == "sandbox"
+    browser.driver.get(app + "index.html")
+    browser.wait(lambda: "attachments_header_value" in browser.text("#blocked") and
+                 browser.js("return getComputedStyle(document.getElementById('blocked')).visibility") == "visible",
+                 timeout=10, what="the explanation")

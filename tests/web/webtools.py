@@ -18,6 +18,10 @@ import pytest
 from egret.couch import Couch, Target
 from egret.push import push_directory
 
+# What docs/web.rst recommends for CouchDB's [csp] attachments_header_value.
+RECOMMENDED_CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                   "form-action 'self'")
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -62,6 +66,17 @@ class Browser:
         self.driver.get("about:blank")
         self.driver.delete_all_cookies()
         self.driver.get_log("browser")  # drop what earlier tests logged
+
+    def sign_in(self, server_url: str, name: str, password: str) -> None:
+        """Log in to CouchDB as a reader would (``POST /_session``): the browser keeps the cookie."""
+        self.driver.get(f"{server_url}/_up")
+        answer = self.driver.execute_async_script(
+            "var done = arguments[2];"
+            "fetch('/_session', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+            " body: JSON.stringify({name: arguments[0], password: arguments[1]})})"
+            ".then(r => done(r.status), e => done(String(e)));", name, password)
+        assert answer == 200, f"POST /_session as {name}: {answer}"
+        self.driver.get_log("browser")   # drop the /favicon.ico 404 of that bare JSON page
 
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)

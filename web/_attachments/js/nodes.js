@@ -44,7 +44,7 @@
     var fill = dirt.el('span', used >= total ? 'full' : '');
     fill.style.width = Math.min(100, 100 * used / total) + '%';
     meter.appendChild(fill);
-    meter.title = used + ' of ' + total + ' slots running tasks';
+    meter.title = used + ' of ' + total + (total === 1 ? ' slot' : ' slots') + ' running tasks';
     slots.appendChild(meter);
     slots.appendChild(dirt.el('span', 'slots-text', used + ' / ' + total));
     tr.appendChild(slots);
@@ -96,7 +96,7 @@
       var slots = 0;
       nodes.forEach(function (n) { if (n.value.status !== 'down' && n.value.enabled) slots += n.value.slots; });
       $('#nodes-summary').text(nodes.length ? up + ' of ' + nodes.length + ' ready · ' +
-                               answers[1].rows.length + ' of ' + slots + ' slots busy' : '');
+                               answers[1].rows.length + ' of ' + slots + (slots === 1 ? ' slot' : ' slots') + ' busy' : '');
     });
   }
 
