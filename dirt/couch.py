@@ -253,6 +253,33 @@ class Database:
         return self._req("POST", "_bulk_docs", content=_dumps({"docs": docs}),
                          headers={"Content-Type": "application/json"})
 
+    def write_docs(self, docs: list[dict], w: int | None = None) -> tuple[list[dict], bool]:
+        """``POST _bulk_docs`` asking for ``w`` copies (on a cluster): the answers,
+        and whether the server only *accepted* them (HTTP 202: stored on fewer
+        copies than asked, so a conflicting revision may exist elsewhere)."""
+        params = {"w": str(w)} if w else None
+        resp = self._req("POST", "_bulk_docs", content=_dumps({"docs": docs}), params=params, expect_json=False,
+                         headers={"Content-Type": "application/json"})
+        try:
+            answers = resp.json()
+        except ValueError:
+            raise CouchError("POST _bulk_docs: CouchDB sent a body that is not JSON", resp.status_code) from None
+        return answers, resp.status_code == 202
+
+    def leaves(self, doc_id: str, r: int | None = None) -> list[dict]:
+        """Every leaf revision of a document (conflicts and deleted ones too), read
+        from ``r`` copies: ``GET doc?open_revs=all``."""
+        params = {"open_revs": "all", **({"r": str(r)} if r else {})}
+        answer = self._req("GET", doc_path(doc_id), params=params)
+        return [row["ok"] for row in answer if isinstance(row, dict) and isinstance(row.get("ok"), dict)]
+
+    def delete_revision(self, doc_id: str, rev: str) -> None:
+        """Delete one leaf revision (a losing conflict); no error if it is gone already."""
+        try:
+            self._req("DELETE", doc_path(doc_id), params={"rev": rev})
+        except (Conflict, NotFound):
+            pass
+
     def all_docs(self, **params: Any) -> dict:
         return self._req("GET", "_all_docs", params=_encode_params(params))
 

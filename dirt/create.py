@@ -68,7 +68,7 @@ def create_project(path: str | Path, dbname: str | None = None, couchdb_host: st
         raise DirtError("the CouchDB URL for settings.py must not hold credentials (settings.py is often "
                         "committed): give them in DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD or ~/.netrc")
     context = {"project_name": project_name, "dbname": dbname, "created": int(time.time()),
-               "couchdb_host": couchdb_host}
+               "couchdb_host": couchdb_host, "python": sys.executable}
     env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     staging = target.parent / f".{target.name}.creating"
     shutil.rmtree(staging, ignore_errors=True)

@@ -7,7 +7,10 @@ pouchdb-server busy (a PUT costs it about as much CPU as a whole small
 in one ``_bulk_docs`` request while the previous one is in flight, so batching
 adds no delay when the server is idle and grows when it is busy.
 
-Every write stays revision-checked: ``_bulk_docs`` (without
+On a CouchDB cluster, writes ask for every copy and a 202 is settled
+(:mod:`dirt.cluster`), so a write that only *may* have won is reported as a
+win or as a conflict, exactly as a single node would. Every write stays
+revision-checked: ``_bulk_docs`` (without
 ``all_or_nothing``) checks each document's ``_rev`` on its own, and each
 caller gets its own new revision, or :class:`~dirt.errors.Conflict`, or the
 error the server gave. Answers are matched by id (pouchdb-server does not
@@ -20,6 +23,7 @@ import threading
 import uuid
 from typing import Callable, Sequence
 
+from . import cluster
 from .couch import Database
 from .errors import Conflict, CouchError, Unauthorized
 
@@ -47,8 +51,9 @@ class _Write:
 class GroupCommit:
     """Saves documents to ``db`` in shared ``_bulk_docs`` requests."""
 
-    def __init__(self, db: Database, max_batch: int = 200):
+    def __init__(self, db: Database, max_batch: int = 200, copies: int | None = None):
         self.db = db
+        self.copies = copies            # on a cluster: write every copy, settle what is only accepted
         self.max_batch = max_batch
         self._pending: list[_Write] = []
         self._cond = threading.Condition()
@@ -114,9 +119,21 @@ class GroupCommit:
                 batch = self._next_batch()
             self._send(batch)
 
+    def _settle(self, write: _Write) -> None:
+        """Only accepted (a cluster's 202): the write counts only if it is the
+        revision every server will keep (see :mod:`dirt.cluster`); else it lost, as a 409."""
+        try:
+            best = cluster.settle(self.db, write.doc["_id"], self.copies)
+        except CouchError as exc:
+            write.error = exc
+            return
+        if best is None or best.get("_rev") != write.doc["_rev"]:
+            write.error = Conflict(f"document {write.doc['_id']} was written by another server at the same time "
+                                   "(a cluster conflict); that revision won", 409, "conflict")
+
     def _send(self, batch: list[_Write]) -> None:
         try:
-            answers = self.db.bulk_docs([w.doc for w in batch])
+            answers, accepted = self.db.write_docs([w.doc for w in batch], w=self.copies)
         except CouchError as exc:
             if len(batch) > 1 and exc.status is not None and 400 <= exc.status < 500:
                 # One document (too large, say) spoiled the request: send each on its own.
@@ -134,6 +151,8 @@ class GroupCommit:
                 write.error = CouchError(f"_bulk_docs gave no answer for {write.doc['_id']!r}")
             elif answer.get("rev") and not answer.get("error"):
                 write.doc["_rev"] = answer["rev"]
+                if accepted and self.copies:
+                    self._settle(write)
             elif answer.get("error") == "conflict":
                 write.error = Conflict(f"document {write.doc['_id']} changed meanwhile (conflict)", 409, "conflict")
             elif answer.get("error") in ("forbidden", "unauthorized"):

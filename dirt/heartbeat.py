@@ -59,6 +59,10 @@ class Heartbeat:
                            "project": project, "started": self.started, "interval": self.interval}
         self._in_flight = False
 
+    def soon(self) -> None:
+        """Beat at the next chance (a node came up or went down: say so now)."""
+        self._last = 0.0
+
     def due(self, now: float) -> bool:
         return not self._in_flight and now - self._last >= self.interval
 

@@ -347,6 +347,7 @@ class Scheduler:
     def _nodes_changed(self, name: str | None) -> None:
         self.waiting.refresh_all()
         self._dirty = True
+        self.heartbeat.soon()
         if name is not None and name in self.slots:
             node = self.pool.nodes.get(name)
             if node is not None:

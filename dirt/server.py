@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from . import cluster
 from .attempts import Executor
 from .balance import make_balancer
 from .couch import Database
@@ -72,7 +73,7 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     db = db or Database.from_url(settings.couchdb_host, settings.couchdb_dbname)
     server_id = server_id or new_server_id()
     events: "queue.Queue[Any]" = queue.Queue()
-    writer = GroupCommit(db)
+    writer = GroupCommit(db, copies=cluster.copies(db))
     pool = NodePool(db, settings, events, clock, want_load=settings.load_balancer == "load")
     taskfiles = TaskFiles(project.tasks_dir)
     placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem)

@@ -56,6 +56,8 @@ NORMALISE = [
     (re.compile(r"\(\d+(?:\.\d+)? (?:B|kB|MB)\)"), "(SIZE)"),
     (re.compile(r"\bv\d+\.\d+\.\d+\b"), "vX.Y.Z"),
     (re.compile(r"\bversion \d+\.\d+\.\d+\b"), "version X.Y.Z"),
+    (re.compile(r"\S+:\d+:[0-9a-f]{6}\b"), "SERVER"),                           # a dirt server's id
+    (re.compile(r"\(pid N on \S+, dirt \S+\)"), "(pid N on HOST, dirt X.Y.Z)"),
 ]
 
 

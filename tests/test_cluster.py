@@ -36,13 +36,6 @@ if __name__ == '__channelexec__':
     channel.send({'success': True, 'task': os.environ['DIRT_TASK_ID'], 'pid': os.getpid()})
 """
 
-# The engine fix these tests wait for (see issue 9, point 2).
-NEEDS_EXCLUSIVE_CLAIMS = (
-    "today's claims are _bulk_docs writes with the default w=2: on a cluster two coordinators can both accept "
-    "a claim (202 or a _conflicts leaf), so both servers run the task; needs claims written with w=3, a 202 "
-    "read back as 'unknown', and conflicted claims resolved deterministically before a task starts")
-
-
 @pytest.fixture
 def cluster_project(couch_cluster, tmp_path):
     """A project on a fresh q=2, n=3 database of the cluster, reached through node 1."""
@@ -111,7 +104,6 @@ def claim_report(ran, ids, conflicts) -> str:
             f"{len(conflicts)} task documents have conflicting revisions")
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_EXCLUSIVE_CLAIMS)
 def test_two_servers_on_two_cluster_nodes_run_each_task_once(cluster_project, couch_cluster, tmp_path):
     project, ran = cluster_project, tmp_path / "ran.txt"
     a, b = (serve_on_node(project, couch_cluster, node, tmp_path) for node in (1, 2))
@@ -141,7 +133,6 @@ def test_two_servers_on_two_cluster_nodes_run_each_task_once(cluster_project, co
     assert len(servers) == 2, "one server ran everything: the two never raced"
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_EXCLUSIVE_CLAIMS)
 def test_kill_9_of_one_server_on_a_cluster_loses_nothing(cluster_project, couch_cluster, tmp_path):
     project, ran = cluster_project, tmp_path / "ran.txt"
     a, b = (serve_on_node(project, couch_cluster, node, tmp_path) for node in (1, 2))

@@ -146,7 +146,7 @@ def test_lost_attempts_requeue_until_max_attempts_then_error():
 def test_a_task_with_its_own_max_attempts_and_junk_attempts_is_still_handled():
     junk = task("a", attempts=3.5, max_attempts=1, state="running", lease={"server": "gone", "expires": 0})
     doc = transitions.recovered(junk, "dirt server gone stopped renewing its lease", 5.0, 3)
-    assert doc["state"] == "error" and "gave up after 1 attempts" in doc["reason"]
+    assert doc["state"] == "error" and "gave up after 1 attempt lost its node" in doc["reason"]
 
 
 # -- leases -----------------------------------------------------------------------------------------

@@ -48,13 +48,8 @@ def test_the_2012_documents_and_todays_read_as_documented():
 
 
 def js_verdicts(counts: list[dict]) -> list[str]:
-    script = (web_dir() / "lib" / "state.js").read_text() + """
-var all = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-process.stdout.write(JSON.stringify(all.map(recordVerdict)));
-"""
-    done = subprocess.run([NODE, "-e", script], input=json.dumps(counts), capture_output=True, text=True,
-                          timeout=60, check=True)
-    return json.loads(done.stdout)
+    script = (web_dir() / "lib" / "state.js").read_text() + "\nout(DATA.map(recordVerdict));\n"
+    return run_node(script, counts)
 
 
 @settings(max_examples=5, deadline=None)
