@@ -6,6 +6,7 @@ project already exists); 3 CouchDB unreachable, refusing or failing;
 """
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -65,10 +66,12 @@ def cli() -> None:
     Add nodes to run on:      dirt updatenodes localhost node1.example.com
     Run waiting tasks:        dirt serve
     See where things stand:   dirt status
+    Store a record, tasks:    dirt submit r124 --task examples.simple
+    Cancel, run again:        dirt cancel TASK_ID; dirt rerun --record r124 --failed
 
-    Records and tasks are JSON documents you add to the database (curl,
-    `egret pushdata`, a post-commit hook); `dirt serve` runs each task on a
-    matching node and stores its results and attachments back.
+    Records and tasks are JSON documents in the database (`dirt submit`,
+    curl, `egret pushdata`, a post-commit hook); `dirt serve` runs each task
+    on a matching node and stores its results and attachments back.
     """
 
 
@@ -202,6 +205,183 @@ def status(project_dir: Path | None) -> None:
     project = load(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
     click.echo(summarize(db))
+
+
+# -- acting on records and tasks: submit, cancel, rerun ------------------------------------------
+
+db_option = click.option(
+    "--db", "db_url", metavar="URL", default=None,
+    help="The database's URL (http://host:5984/dbname) instead of the project's settings; the login as "
+         "for the project: in the URL, DIRT_COUCHDB_USER/DIRT_COUCHDB_PASSWORD, COUCHDB_USER/"
+         "COUCHDB_PASSWORD, or ~/.netrc.")
+
+
+def target(project_dir: Path | None, db_url: str | None) -> tuple[Database, Project | None]:
+    """The database to act on (``--db``, else the project's), and the project if there is one."""
+    project = None
+    if db_url is None or project_dir is not None or (Path.cwd() / "settings.py").is_file():
+        try:
+            project = load(project_dir)
+        except DirtError:
+            if db_url is None:
+                raise
+    if db_url is not None:
+        return Database.from_url(db_url), project
+    s = project.settings
+    return Database.from_url(s.couchdb_host, s.couchdb_dbname), project
+
+
+@cli.command()
+@click.argument("record_id", required=False)
+@click.option("--task", "-t", "names", multiple=True, metavar="NAME",
+              help="A task module to run for the record (repeat for several), e.g. examples.simple.")
+@click.option("--description", "-d", default=None, help="The record's description (with --git: the commit's subject).")
+@click.option("--kwargs", "kwargs_json", metavar="JSON", default=None,
+              help='Keyword arguments for every task, as a JSON object: \'{"compiler": "gcc"}\'.')
+@click.option("--kwarg", "kwarg_pairs", multiple=True, metavar="KEY=VALUE",
+              help="One keyword argument (repeatable); VALUE is read as JSON if it is JSON (n=3), else as text.")
+@click.option("--platform", default=None, help="Where the tasks must run: linux, darwin, win32...")
+@click.option("--requires", multiple=True, metavar="RULE",
+              help="A requirement the node must meet (repeatable): 'architecture is x86_64', 'G4INSTALL in environ'.")
+@click.option("--field", "fields", multiple=True, metavar="KEY=VALUE",
+              help="Another field of the record (repeatable): branch=main, author=ann, changeset_url=...")
+@click.option("--git", "from_git", is_flag=True,
+              help="Take the record from git's HEAD: its sha as id and sha, subject, author, branch, and the "
+                   "remote origin as repository (DIRT_REVISION, DIRT_SUBJECT, DIRT_REPOSITORY win).")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="The git repository for --git (default: the current directory).")
+@click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help='A JSON or YAML file with the record and its tasks: {"record": {...}, "tasks": [...]}, '
+                   'or {"docs": [...]}.')
+@click.option("--again", is_flag=True, help="Store new copies of tasks that are stored already.")
+@project_option
+@db_option
+def submit(record_id: str | None, names: tuple[str, ...], description: str | None, kwargs_json: str | None,
+           kwarg_pairs: tuple[str, ...], platform: str | None, requires: tuple[str, ...], fields: tuple[str, ...],
+           from_git: bool, repo: Path, file_path: Path | None, again: bool, project_dir: Path | None,
+           db_url: str | None) -> None:
+    """Store record RECORD_ID and tasks to run for it; print what was stored.
+
+    \b
+    dirt submit r124 --task examples.simple --task examples.kwargs --kwarg foo=3
+    dirt submit --git --task build --task test       (in a git post-commit hook)
+    dirt submit --file r124.yaml
+
+    Each task's id is the record's id and the task's name (plus a hash of its
+    kwargs, platform and requires, if any), so submitting the same record
+    and tasks again stores nothing new (it says "exists"); --again stores
+    copies. Names are checked against the project's tasks/ when there is a
+    project. Nothing is stored if anything is wrong. Exit code 3 if CouchDB
+    refuses a document (e.g. the account lacks the "submitters" role).
+    """
+    from . import submit as submitting
+    from .taskfiles import resolve_task
+
+    if file_path is not None:
+        if record_id or names or from_git or description or kwargs_json or kwarg_pairs or platform or requires \
+                or fields:
+            raise click.UsageError("--file holds the record and its tasks: give no RECORD_ID, --task or other "
+                                   "record options with it")
+        submission = submitting.from_file(file_path)
+    else:
+        record_fields: dict = submitting.git_fields(repo) if from_git else {}
+        for pair in fields:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise click.UsageError(f"--field {pair!r} is not KEY=VALUE (e.g. --field branch=main)")
+            record_fields[key] = value
+        record_id = record_id or record_fields.pop("_id", None)
+        record_fields.pop("_id", None)
+        if not names:
+            raise click.UsageError("name at least one task to run: --task NAME (e.g. --task examples.simple)")
+        kwargs = {}
+        if kwargs_json is not None:
+            try:
+                kwargs = json.loads(kwargs_json)
+            except ValueError as exc:
+                raise click.UsageError(f"--kwargs is not JSON: {exc}") from None
+            if not isinstance(kwargs, dict):
+                raise click.UsageError('--kwargs must be a JSON object, e.g. \'{"compiler": "gcc"}\'')
+        kwargs.update(submitting.parse_kwarg(pair) for pair in kwarg_pairs)
+        submission = submitting.from_options(record_id or "", list(names), description=description,
+                                             kwargs=kwargs, platform=platform, requires=list(requires),
+                                             fields=record_fields)
+    db, project = target(project_dir, db_url)
+
+    def problem_of(name: str) -> str | None:
+        try:
+            resolve_task(project.tasks_dir, name)
+        except DirtError as exc:
+            return str(exc)
+        return None
+
+    stored = submitting.store(db, submission, again=again, problem_of=problem_of if project else None)
+    for item in stored:
+        line = f"{item.kind} {item.doc_id}: {item.status}" + (f" ({item.detail})" if item.detail else "")
+        click.echo(("error: " if not item.ok else "") + line, err=not item.ok)
+    if not all(item.ok for item in stored):
+        sys.exit(3)
+
+
+def _report_action(report, verb: str) -> None:
+    for done in report.done:
+        click.echo(done.message)
+    if report.note:
+        click.echo(report.note)
+    for task_id, why in report.refused:
+        click.echo(f"error: {task_id}: not {verb}: {why}", err=True)
+    if report.refused:
+        sys.exit(3 if report.couch_refused else 1)
+
+
+@cli.command()
+@click.argument("task_ids", nargs=-1)
+@click.option("--record", "record_id", metavar="RECORD_ID", default=None,
+              help="Cancel every task of this record that has not ended.")
+@project_option
+@db_option
+def cancel(task_ids: tuple[str, ...], record_id: str | None, project_dir: Path | None, db_url: str | None) -> None:
+    """Cancel tasks TASK_IDS (or those of --record): waiting ones never start,
+    running ones are stopped on their node by the dirt serve that runs them.
+
+    Each is marked cancelled with who asked (your CouchDB account, or your
+    local user name where the server has no accounts) and when. A task that
+    has already ended is left alone and said so (exit code 1). Needs the
+    "operators" role on a CouchDB with roles.
+    """
+    from . import actions
+
+    db, _ = target(project_dir, db_url)
+    _report_action(actions.cancel(db, task_ids, record_id), "cancelled")
+
+
+@cli.command()
+@click.argument("task_ids", nargs=-1)
+@click.option("--record", "record_id", metavar="RECORD_ID", default=None,
+              help="Rerun the tasks of this record that have ended.")
+@click.option("--failed", is_flag=True, help="Only tasks that ended failed or error.")
+@project_option
+@db_option
+def rerun(task_ids: tuple[str, ...], record_id: str | None, failed: bool, project_dir: Path | None,
+          db_url: str | None) -> None:
+    """Run finished tasks TASK_IDS (or those of --record) again, keeping every earlier run.
+
+    \b
+    dirt rerun r124-examples.simple
+    dirt rerun --record r124 --failed
+
+    The task document gets a new run: the one that ended (its state,
+    results, node, times, reason) moves to its "runs" list, and the task
+    waits to run again, with who asked and when. Views that read
+    "completed" and "results.success" show the newest run; the task history
+    page, `dirt status` and notifications see every run. A task still
+    waiting or running (also one already being rerun) is left alone and said
+    so (exit code 1). Needs the "operators" role on a CouchDB with roles.
+    """
+    from . import actions
+
+    db, _ = target(project_dir, db_url)
+    _report_action(actions.rerun(db, task_ids, record_id, failed=failed), "rerun")
 
 
 def _start_embedded_for(couchdb_host: str) -> None:

@@ -9,7 +9,9 @@ tasks they can take now) and decides, for each task, one of:
 * a **wait**, with the reason shown to users ("no enabled node can run it:
   node1: architecture is 'x86_64'"), written only when it changes;
 * an **error**: the task can never run as written (its document has a
-  problem, or its module does not exist under tasks/).
+  problem, or its module does not exist under tasks/), or it has waited
+  longer than its ``wait_timeout`` for a node that can run it (so its
+  record finishes instead of waiting for ever).
 
 No I/O happens here except through ``problem_of`` (which checks a task's
 module against the tasks/ directory); results are cached per task revision
@@ -49,6 +51,7 @@ class Round:
     waits: list[tuple[TaskDoc, str]] = field(default_factory=list)    # (task, new reason)
     errors: list[tuple[TaskDoc, str]] = field(default_factory=list)   # (task, reason)
     turned_down: bool = False        # the balancer declined nodes that had room: look again soon
+    next_deadline: float | None = None   # when the first task that cannot run reaches its wait_timeout
 
     def __bool__(self) -> bool:
         return bool(self.claims or self.waits or self.errors)
@@ -59,23 +62,27 @@ class Placer:
 
     ``balancer.choose(candidates)`` picks one of the matching nodes that have
     room (or None to decline them all); ``problem_of(task)`` says why a task
-    can never run (None if it can).
+    can never run (None if it can). ``wait_timeout`` is how long a task
+    that no node can run may wait (the setting; a task's own field wins;
+    0: for ever).
     """
 
-    def __init__(self, balancer, problem_of: Callable[[TaskDoc], str | None]):
+    def __init__(self, balancer, problem_of: Callable[[TaskDoc], str | None], wait_timeout: float = 0.0):
         self.balancer = balancer
         self.problem_of = problem_of
+        self.wait_timeout = wait_timeout
         self._problems: dict[tuple[str, str], str | None] = {}
         self._matches: dict[tuple[str, str, int], tuple[list[str], str | None]] = {}
 
     def plan(self, tasks: Iterable[TaskDoc], nodes: Sequence[NodeView], nodes_version: int,
-             fresh: set[str]) -> Round:
+             fresh: set[str], now: float | None = None) -> Round:
         """Decide for ``tasks`` (in dispatch order) on ``nodes``.
 
         ``nodes_version`` changes whenever any node does (it keys the cache).
         Once no node has room left, only the tasks in ``fresh`` (changed since
         the last round) are still looked at, for a reason or an error to write;
-        the others wait, unchanged, for room.
+        the others wait, unchanged, for room. ``now`` (the time) lets tasks
+        that waited too long end in error; without it none does.
         """
         decided = Round()
         views = {n.name: n for n in nodes}
@@ -89,7 +96,10 @@ class Placer:
                 continue
             names, why = self._candidates(task, views, nodes_version)
             if why:
-                if task.reason != why:
+                waited = self._waited_too_long(task, why, now, decided)
+                if waited:
+                    decided.errors.append((task, waited))
+                elif task.reason != why:
                     decided.waits.append((task, why))
                 continue
             if room <= 0:
@@ -104,6 +114,20 @@ class Placer:
             chosen.busy += 1
             room -= 1
         return decided
+
+    def _waited_too_long(self, task: TaskDoc, why: str, now: float | None, decided: Round) -> str | None:
+        """The error for a task that no node can run and that has waited past its
+        wait_timeout; else None (noting in ``decided`` when it would time out)."""
+        limit = task.wait_timeout if task.wait_timeout is not None else self.wait_timeout
+        if now is None or not limit:
+            return None
+        deadline = task.waiting_since + limit
+        if now < deadline:
+            if decided.next_deadline is None or deadline < decided.next_deadline:
+                decided.next_deadline = deadline
+            return None
+        return f"gave up after waiting {describe_seconds(now - task.waiting_since)} " \
+               f"(wait_timeout {describe_seconds(limit)}): {why}"
 
     def problem(self, task: TaskDoc) -> str | None:
         """Why ``task`` can never run as written (cached per revision), or None."""
@@ -150,3 +174,17 @@ class Placer:
             if downs:
                 return matching, "every matching node is down: " + "; ".join(downs)
         return matching, None
+
+
+def describe_seconds(seconds: float) -> str:
+    """``90`` -> "1 min 30 s", ``7200`` -> "2 h": a duration as people say it."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{hours // 24} days" + (f" {hours % 24} h" if hours % 24 else "")

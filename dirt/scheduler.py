@@ -390,9 +390,11 @@ class Scheduler:
         fresh = self.waiting.take_fresh()
         views = self.pool.views(self._busy(), room)
         tasks = self.waiting.waiting(None if any(room.values()) else fresh)
-        decided = self.placer.plan(tasks, views, self.pool.version, fresh)
+        decided = self.placer.plan(tasks, views, self.pool.version, fresh, now=now)
         if decided.turned_down:
             self._redispatch_at = now + TURNED_DOWN_RETRY
+        if decided.next_deadline is not None:     # a task that no node can run reaches its wait_timeout
+            self._redispatch_at = min(self._redispatch_at or decided.next_deadline, decided.next_deadline)
         if not decided:
             return
         claims, codes = [], []
