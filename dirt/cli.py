@@ -193,17 +193,22 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
 
 
 @cli.command()
+@click.argument("task_ids", nargs=-1)
 @project_option
-def status(project_dir: Path | None) -> None:
+def status(task_ids: tuple[str, ...], project_dir: Path | None) -> None:
     """Sum up the database: records, tasks by state, servers, nodes, and what waits.
 
     A server is alive while its heartbeat is recent; a node shows as up only
-    while a live server holds it.
+    while a live server holds it. With TASK_IDS: each task's runs instead
+    (a rerun keeps the earlier ones), how each ended, and who asked for it.
     """
-    from .status import summarize
+    from .status import summarize, task_history
 
     project = load(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
+    if task_ids:
+        click.echo("\n".join(task_history(db, task_id) for task_id in task_ids))
+        return
     click.echo(summarize(db))
 
 

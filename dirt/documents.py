@@ -150,7 +150,11 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
                         f"(it has {_short(returned.get('success', 'no success key'))})")
     results = {k: v for k, v in returned.items() if k != "attachments"}
     results = to_json_safe(results)
-    attachments = {name: {"stub": True} for name in (existing_attachments or {})}
+    # Files the document has already (an earlier run's) stay, as the stubs CouchDB gave: pouchdb-server
+    # finds a stub by its digest.
+    attachments = {name: {**{k: v for k, v in (att if isinstance(att, dict) else {}).items()
+                             if k not in ("data", "follows")}, "stub": True}
+                   for name, att in (existing_attachments or {}).items()}
     links = []
     raw = returned.get("attachments") or []
     if not isinstance(raw, list):

@@ -64,13 +64,18 @@ class Placer:
     room (or None to decline them all); ``problem_of(task)`` says why a task
     can never run (None if it can). ``wait_timeout`` is how long a task
     that no node can run may wait (the setting; a task's own field wins;
-    0: for ever).
+    0: for ever), counted from the task's creation, rerun or last requeue,
+    but not from before ``counting_from`` (when this server started): time
+    when no dirt serve ran does not count, so a server started after a
+    pause does not end at once what waited meanwhile.
     """
 
-    def __init__(self, balancer, problem_of: Callable[[TaskDoc], str | None], wait_timeout: float = 0.0):
+    def __init__(self, balancer, problem_of: Callable[[TaskDoc], str | None], wait_timeout: float = 0.0,
+                 counting_from: float = 0.0):
         self.balancer = balancer
         self.problem_of = problem_of
         self.wait_timeout = wait_timeout
+        self.counting_from = counting_from
         self._problems: dict[tuple[str, str], str | None] = {}
         self._matches: dict[tuple[str, str, int], tuple[list[str], str | None]] = {}
 
@@ -121,12 +126,13 @@ class Placer:
         limit = task.wait_timeout if task.wait_timeout is not None else self.wait_timeout
         if now is None or not limit:
             return None
-        deadline = task.waiting_since + limit
+        since = max(task.waiting_since, self.counting_from)
+        deadline = since + limit
         if now < deadline:
             if decided.next_deadline is None or deadline < decided.next_deadline:
                 decided.next_deadline = deadline
             return None
-        return f"gave up after waiting {describe_seconds(now - task.waiting_since)} " \
+        return f"gave up after waiting {describe_seconds(now - since)} " \
                f"(wait_timeout {describe_seconds(limit)}): {why}"
 
     def problem(self, task: TaskDoc) -> str | None:

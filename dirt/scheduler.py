@@ -323,7 +323,8 @@ class Scheduler:
         if task.state == TaskState.CANCELLED.value:
             log.warning("Task %s: cancelled; stopping it on %s", task.id, run.node)
             run.task = task
-            run.stop_with(Outcome("cancelled", "cancelled", "cancelled while it ran"))
+            who = f" by {task.cancelled_by}" if task.cancelled_by else ""
+            run.stop_with(Outcome("cancelled", "cancelled", f"cancelled{who} while it ran"))
         elif not transitions.is_ours(task, self.server_id, run.attempt):
             log.warning("Task %s: stopped here (another server took it over)", task.id)
             run.stop_with(Outcome("drop", "taken_over"))

@@ -77,7 +77,7 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     pool = NodePool(db, settings, events, clock, want_load=settings.load_balancer == "load")
     taskfiles = TaskFiles(project.tasks_dir)
     placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem,
-                    settings.wait_timeout)
+                    settings.wait_timeout, counting_from=clock())
     executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events)
     outcomes = OutcomeWriter(db, writer, events, server_id, settings.max_attempts, clock=clock, sleep=sleep)
     notifier = Notifier(db, settings, clock=clock, server_id=server_id)
