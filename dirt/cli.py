@@ -389,6 +389,48 @@ def rerun(task_ids: tuple[str, ...], record_id: str | None, failed: bool, projec
     _report_action(actions.rerun(db, task_ids, record_id, failed=failed), "rerun")
 
 
+@cli.command()
+@click.option("--members-only", is_flag=True,
+              help="Only members may read (the roles readers, submitters, operators, dirt-server); "
+                   "without it anyone may read, and writes still need a role.")
+@click.option("--grant", "grants", multiple=True, metavar="USER=ROLE[,ROLE]",
+              help="Give an existing account roles (repeatable): --grant ann=operators --grant ci=dirt-server.")
+@click.option("--csp", "apply_csp", is_flag=True,
+              help="Also set the server's attachment Content-Security-Policy so the app's own scripts run "
+                   "(Apache CouchDB 3.2+; see `egret csp --help`).")
+@project_option
+def setup(members_only: bool, grants: tuple[str, ...], apply_csp: bool, project_dir: Path | None) -> None:
+    """Set up the project's database for production, as a server admin.
+
+    Creates the database, writes its _security (members-only with
+    --members-only; else anyone may read), pushes the web app (whose
+    validate_doc_update enforces the roles: readers change nothing,
+    submitters add records and tasks, operators cancel and rerun, only
+    dirt-server writes outcomes), installs the design documents dirt serve
+    reads, gives accounts roles (--grant) and checks that the server lets
+    the app's scripts run (--csp changes the server's setting so they do).
+    Each step says what it changed; running it again changes nothing that
+    is right already. Give a server admin's login as for any dirt command
+    (DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD, or ~/.netrc).
+    """
+    from .couch import split_credentials
+    from .setup import setup as set_up
+
+    project = load(project_dir)
+    s = project.settings
+    pairs = []
+    for given in grants:
+        user, sep, roles = given.partition("=")
+        if not sep or not user or not roles:
+            raise click.UsageError(f"--grant {given!r} is not USER=ROLE[,ROLE] (e.g. --grant ann=operators)")
+        pairs.append((user, [r.strip() for r in roles.split(",") if r.strip()]))
+    _, login = split_credentials(s.couchdb_host)
+    db = Database.from_url(s.couchdb_host, s.couchdb_dbname)
+    for line in set_up(db, project.root / "web", login, members_only=members_only, grants=pairs,
+                       apply_csp=apply_csp):
+        click.echo(line, err=line.startswith("warning:"))
+
+
 def _start_embedded_for(couchdb_host: str) -> None:
     """Start the embedded database on the port of ``couchdb_host``, a loopback URL."""
     from urllib.parse import urlsplit
