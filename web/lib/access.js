@@ -69,8 +69,8 @@ function dirtCheckAccess(newDoc, oldDoc, userCtx, secObj) {
     for (var i = 0; i < fields.length; i++) if (allowed.indexOf(fields[i]) < 0) return false;
     return true;
   }
-  function own(fields) {
-    return fields.filter(function (f) { return TASK_OWN_FIELDS.indexOf(f) >= 0; });
+  function own(fields) {   // in the order of TASK_OWN_FIELDS, whatever the document's order
+    return TASK_OWN_FIELDS.filter(function (f) { return fields.indexOf(f) >= 0; });
   }
 
   if (id.indexOf('_design/') === 0) forbid('design documents are written by the database\'s admins');
