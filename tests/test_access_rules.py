@@ -144,3 +144,23 @@ def test_role_names_come_from_security_when_it_names_them(may):
     cancel = transitions.cancelled(parse_task(WAITING), "olga", 40.0)
     assert 'needs the role "ci-ops"' in may(cancel, WAITING, "olga", ["operators"], security)
     assert may(cancel, WAITING, "olga", ["ci-ops"], security) is None
+
+
+def test_the_web_app_s_buttons_write_what_dirt_s_commands_write():
+    """web/lib/taskactions.js (the buttons) and dirt/transitions.py (dirt cancel, dirt rerun) agree."""
+    if NODE is None:
+        pytest.skip("node (Node.js) is not installed")
+    from jsrun import app_function, run_node
+
+    script = "\n".join(app_function(f"lib/{name}.js") for name in ("state", "taskactions")) + """
+    out(DATA.map(function (doc) {
+      return {cancel: dirtWhyNotCancel(doc) ? null : dirtCancelled(doc, 'ann', 40),
+              rerun: dirtWhyNotRerun(doc) ? null : dirtRerun(doc, 'ann', 50)};
+    }));"""
+    second = transitions.ended(parse_task(transitions.claimed(parse_task(transitions.rerun(
+        parse_task(FAILED), "bob", 45.0)), "n2", "s1", 46.0, 60)), "error", "raised", "boom", 47.0)
+    docs = [WAITING, RUNNING, FAILED, second, {**WAITING, "completed": 5.0, "results": None}]
+    for doc, got in zip(docs, run_node(script, docs)):
+        task = parse_task(doc)
+        assert got["cancel"] == (None if task.final else transitions.cancelled(task, "ann", 40))
+        assert got["rerun"] == (transitions.rerun(task, "ann", 50) if task.final else None)

@@ -173,6 +173,9 @@
     var status = dirt.el('td', 'col-state');
     status.appendChild(dirt.pill(item.state));
     if (task.attempts > 1) status.appendChild(dirt.el('span', 'tries', 'try ' + task.attempts));
+    if (task.run > 1) {
+      status.appendChild(dirt.el('div', 'sub rerun', 'run ' + task.run + (task.rerun_by ? ', rerun by ' + task.rerun_by : '')));
+    }
     tr.appendChild(status);
 
     tr.appendChild(dirt.el('td', 'mono', task.node || ''));
@@ -199,6 +202,7 @@
     tr.appendChild(files);
 
     var more = dirt.el('td', 'col-more');
+    if (item.may) more.appendChild(dirt.taskButtons(item.id, item.state, dirt.access));
     var button = dirt.el('button', 'details-toggle', open[item.id] ? 'Hide' : 'Details');
     button.type = 'button';
     button.setAttribute('aria-expanded', open[item.id] ? 'true' : 'false');
@@ -285,6 +289,34 @@
     return t;
   }
 
+  /* The runs a rerun replaced: how each ended, and who asked for it. */
+  function runsTable(runs) {
+    var t = dirt.el('table', 'grid runs');
+    var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
+    ['run', 'state', 'node', 'started', 'ended', 'asked by', 'reason'].forEach(function (h) {
+      head.appendChild(dirt.el('th', null, h));
+    });
+    thead.appendChild(head);
+    t.appendChild(thead);
+    runs.forEach(function (r) {
+      if (!r || typeof r !== 'object') return;
+      var tr = dirt.el('tr', 'is-' + r.state);
+      tr.appendChild(dirt.el('td', 'mono', r.run));
+      var state = dirt.el('td');
+      state.appendChild(dirt.pill(String(r.state)));
+      tr.appendChild(state);
+      tr.appendChild(dirt.el('td', 'mono', r.node || ''));
+      tr.appendChild(dirt.el('td', null, dirt.formatTime(r.started)));
+      tr.appendChild(dirt.el('td', null, dirt.formatTime(r.completed)));
+      tr.appendChild(dirt.el('td', null, r.rerun_by ? r.rerun_by + ' ' + dirt.formatTime(r.rerun_at) : ''));
+      var results = r.results && typeof r.results === 'object' ? r.results : {};
+      tr.appendChild(dirt.el('td', null, r.reason || results.reason || ''));
+      tbody.appendChild(tr);
+    });
+    t.appendChild(tbody);
+    return t;
+  }
+
   function showDetails(cell, doc) {
     $(cell).empty();
     var results = doc.results && typeof doc.results === 'object' ? doc.results : null;
@@ -316,6 +348,9 @@
       if (doc[key] !== undefined) given[key] = doc[key];
     });
     if (Object.keys(given).length) cell.appendChild(section('Task document', kvTable(given)));
+    if (Array.isArray(doc.runs) && doc.runs.length) {
+      cell.appendChild(section('Earlier runs (a rerun keeps them)', runsTable(doc.runs)));
+    }
     if (Array.isArray(doc.attempts) && doc.attempts.length) {
       cell.appendChild(section('Attempts', attemptsTable(doc.attempts)));
     }
@@ -427,7 +462,8 @@
       showRecord(answers[0]);
       current = answers[1].rows.map(function (row) {
         counts[row.key[1]] = (counts[row.key[1]] || 0) + 1;
-        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null};
+        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null,
+                may: dirt.access.operator};
       });
       stateOf = {};
       current.forEach(function (item) { stateOf[item.id] = item.state; });
@@ -437,12 +473,31 @@
       });
       showFilters(counts);
       showVerdict(current);
+      showRecordActions(counts);
       render();
       applyFilter();
       $('#empty').prop('hidden', current.length > 0);
       $(table).prop('hidden', !current.length);
       if (!flakyLoaded) loadFlaky();
     });
+  }
+
+  /* "Rerun failed", for those who may, when tasks of the record ended failed or error. */
+  function showRecordActions(counts) {
+    var box = $('#record-actions');
+    var failed = (counts.failed || 0) + (counts.error || 0);
+    var key = dirt.access.operator && failed ? String(failed) : '';
+    if (box.attr('data-for') === key) return;     // unchanged: keep a question being asked
+    box.attr('data-for', key).empty();
+    if (!key) return;
+    var label = 'Rerun failed (' + failed + ')';
+    box.append(dirt.actionButton(label, 'Run the ' + failed + ' failed ' + (failed === 1 ? 'task' : 'tasks') +
+                                 ' of ' + id + ' again?', 'act-rerun-failed', function () {
+      var ids = (current || []).filter(function (item) {
+        return item.state === 'failed' || item.state === 'error';
+      }).map(function (item) { return item.id; });
+      dirt.rerunTasks(ids);
+    }));
   }
 
   // -- flaky tasks ------------------------------------------------------------------------
@@ -478,4 +533,5 @@
   }
 
   var refresh = dirt.start(load, {type: 'record,task', record_id: id || ''});
+  dirt.whenSession(function () { refresh(); });   // signed in or out: the buttons change
 }(window.dirt, window.jQuery));

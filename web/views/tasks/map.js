@@ -51,6 +51,10 @@ function (doc) {
     links: Array.isArray(links) ? links : [],
     files: files,
     variant: taskVariant(doc),
-    tests: tests
+    tests: tests,
+    run: typeof doc.run === 'number' ? doc.run : 1,
+    rerun_by: typeof doc.rerun_by === 'string' ? doc.rerun_by : null,
+    rerun_at: typeof doc.rerun_at === 'number' ? doc.rerun_at : null,
+    cancelled_by: typeof doc.cancelled_by === 'string' ? doc.cancelled_by : null
   });
 }
