@@ -224,12 +224,8 @@ db_option = click.option(
 def target(project_dir: Path | None, db_url: str | None) -> tuple[Database, Project | None]:
     """The database to act on (``--db``, else the project's), and the project if there is one."""
     project = None
-    if db_url is None or project_dir is not None or (Path.cwd() / "settings.py").is_file():
-        try:
-            project = load(project_dir)
-        except DirtError:
-            if db_url is None:
-                raise
+    if db_url is None or project_dir is not None:     # with --db alone, no project (a hook in another repo)
+        project = load(project_dir)
     if db_url is not None:
         return Database.from_url(db_url), project
     s = project.settings

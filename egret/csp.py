@@ -130,7 +130,10 @@ def apply(couch: Couch, policy: str = APP_POLICY) -> list[tuple[str, str | None]
     Needs a server admin. Raises EgretError on a server without per-node
     settings (pouchdb-server, which sends no policy anyway).
     """
-    names = nodes(couch)
+    try:
+        names = nodes(couch)
+    except CouchError as exc:
+        raise EgretError(f"changing [csp] {KEY} needs a server admin's login ({exc})") from None
     if not names:
         raise EgretError(f"{couch.target.server} has no /_membership: not an Apache CouchDB 2 or later, "
                          "so it has no [csp] setting (pouchdb-server sends no Content-Security-Policy; "

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from egret.couch import Couch, Target
+from egret.csp import APP_POLICY
 from egret.push import push_directory
 
-# What docs/web.rst recommends for CouchDB's [csp] attachments_header_value.
-RECOMMENDED_CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                   "form-action 'self'")
+# What `egret csp --apply` sets as CouchDB's [csp] attachments_header_value (docs/web.rst).
+RECOMMENDED_CSP = APP_POLICY
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
