@@ -164,3 +164,16 @@ def test_the_web_app_s_buttons_write_what_dirt_s_commands_write():
         task = parse_task(doc)
         assert got["cancel"] == (None if task.final else transitions.cancelled(task, "ann", 40))
         assert got["rerun"] == (transitions.rerun(task, "ann", 50) if task.final else None)
+
+
+def test_the_failure_mail_of_a_rerun_says_which_run_and_who_asked():
+    from dirt.notify import failure_email
+    from dirt.settings import Settings
+
+    again = transitions.rerun(parse_task(FAILED), "bob", 50.0)
+    failed_again = transitions.ended(parse_task(transitions.claimed(parse_task(again), "n2", "s1", 60.0, 60)),
+                                     "failed", "failed", "still 1 test failed", 70.0,
+                                     {"results": {"success": False}})
+    body = failure_email(failed_again, {"description": "rev 1"}, Settings(notify_list=["a@b"]))["body"]
+    assert "Run:     2 (rerun by bob); earlier: run 1 failed\n" in body
+    assert "Run:" not in failure_email(FAILED, {}, Settings(notify_list=["a@b"]))["body"]
