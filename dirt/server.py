@@ -22,6 +22,7 @@ from .heartbeat import Heartbeat, ServerWatch, new_server_id
 from .nodepool import NodePool
 from .notify import Notifier
 from .outcomes import OutcomeWriter
+from .output import LogStreamer
 from .placement import Placer
 from .scheduler import Scheduler
 from .settings import Project
@@ -77,7 +78,8 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     pool = NodePool(db, settings, events, clock, want_load=settings.load_balancer == "load")
     taskfiles = TaskFiles(project.tasks_dir)
     placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem)
-    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events)
+    streamer = LogStreamer(writer, settings.log_flush_interval, clock)
+    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events, streamer)
     outcomes = OutcomeWriter(db, writer, events, server_id, settings.max_attempts, clock=clock, sleep=sleep)
     notifier = Notifier(db, settings, clock=clock, server_id=server_id)
 
@@ -91,7 +93,8 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
                           waiting=WaitingQueue(tiebreak=server_id), placer=placer, executor=executor, outcomes=outcomes,
                           heartbeat=Heartbeat(writer, server_id, settings.project_name, settings.lease_seconds,
                                               clock),
-                          watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles, clock=clock,
+                          watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles,
+                          streamer=streamer, clock=clock,
                           on_final=final)
     return DirtServer(scheduler, notifier)
 
