@@ -19,7 +19,7 @@ cap. An attempt that ends before its first flush writes no chunk at all.
 
 When the attempt ends, its whole log becomes an attachment of the task
 document, ``log-<attempt>.txt`` (with ``log-<attempt>.times.json``: when
-lines arrived), in the same write as the outcome; then its chunks are
+lines arrived, if they came at more than one moment), in the same write as the outcome; then its chunks are
 deleted. If the attempt was cut short (node lost, timeout, cancelled, server
 killed) the log says so in its last line. A server that recovers a task
 whose server died builds that attachment from the chunks the dead server
@@ -205,9 +205,10 @@ def render(attempt: int, numbered: list[tuple[int, float, str]], lines: int, siz
     body = ("\n".join(out) + "\n").encode("utf-8", "replace")
     attachments = {
         log_name(attempt): {"content_type": "text/plain; charset=utf-8", "data": base64.b64encode(body).decode()},
-        times_name(attempt): {"content_type": "application/json",
-                              "data": base64.b64encode(json.dumps(times).encode()).decode()},
     }
+    if len(times) > 1:   # output that came at one moment needs no times beyond the attempt's own
+        attachments[times_name(attempt)] = {"content_type": "application/json",
+                                            "data": base64.b64encode(json.dumps(times).encode()).decode()}
     summary = {"name": log_name(attempt), "lines": lines, "bytes": size, "cut_lines": cut}
     if cut_short:
         summary["cut_short"] = cut_short
