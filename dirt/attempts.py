@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ERROR = TaskState.ERROR.value
 SHORT_TASK = 1.0        # seconds: tasks shorter than this are claimed ahead of a free slot
 AHEAD = 0.05            # seconds of work per slot to hold claimed ahead, for short tasks
+MAX_TIMEOUT = 10 * 365 * 86400.0   # seconds: a longer timeout (1e300 is valid JSON) means "none", in practice
 MAX_AHEAD = 16          # at most this many claimed ahead per slot
 
 
@@ -112,7 +113,7 @@ class Executor:
     def _run(self, run: Run) -> Outcome:
         task = run.task
         env = {"DIRT_TASK_ID": task.id, "DIRT_RECORD_ID": task.record_id or "", "DIRT_PROJECT": self.project_name}
-        timeout = task.timeout or self.settings.task_timeout
+        timeout = min(task.timeout or self.settings.task_timeout, MAX_TIMEOUT)
         conn = self.connection(run.node)
         try:
             if conn is None:

@@ -213,7 +213,8 @@ while True:
     sys.path[:] = orig_path
     workdir[0] = tempfile.mkdtemp(prefix="dirt-task-")
     os.chdir(workdir[0])
-    os.environ.update(job["env"])
+    for key, value in job["env"].items():
+        os.environ[key] = value.replace("\0", "")   # an environment cannot hold NUL
     task_channel = TaskChannel(job["kwargs"], channel.gateway)
     capture = Capture(job["id"]) if job.get("capture") else None
     reply = None

@@ -483,6 +483,8 @@ class Scheduler:
                 left = output.assemble(self.db, task.id, task.attempt or 1, reason) if task.attempt else None
                 extra, fields = ({"_attachments": left[0]}, {"log": left[1]}) if left else ({}, {})
                 doc = transitions.recovered(task, reason, now, self.settings.max_attempts, extra, fields)
+                if task.problem:       # it cannot run again as written: say why, not that it was lost
+                    doc = transitions.errored(parse_task({**doc, "_rev": task.rev}), task.problem, now)
                 saved = parse_task(self.writer.save(doc))
             except Conflict:
                 continue
