@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import math
 import mimetypes
@@ -130,6 +131,29 @@ def attachment_name(filename: Any, taken: set[str]) -> str:
     return name
 
 
+def stubs(attachments: Any) -> dict:
+    """Stubs that keep a document's attachments as they are through a write.
+
+    A stub as the server gave it is kept; an attachment still held inline
+    (from our own last write) becomes a stub with its content type and MD5
+    digest, which pouchdb-server needs to find it (CouchDB goes by the name).
+    """
+    out = {}
+    for name, att in (attachments or {}).items() if isinstance(attachments, dict) else ():
+        info = att if isinstance(att, dict) else {}
+        if info.get("stub"):
+            out[name] = dict(info)
+            continue
+        stub = {"stub": True, "content_type": info.get("content_type") or "application/octet-stream"}
+        if isinstance(info.get("data"), str):
+            try:
+                stub["digest"] = "md5-" + base64.b64encode(hashlib.md5(base64.b64decode(info["data"])).digest()).decode()
+            except ValueError:
+                pass
+        out[name] = stub
+    return out
+
+
 def build_results(returned: Any, max_bytes: int, existing_attachments: dict | None = None,
                   serve_html: bool = False) -> tuple[dict, dict, str]:
     """Turn what a task sent into (results, _attachments, state).
@@ -150,11 +174,7 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
                         f"(it has {_short(returned.get('success', 'no success key'))})")
     results = {k: v for k, v in returned.items() if k != "attachments"}
     results = to_json_safe(results)
-    # Files the document has already (an earlier run's) stay, as the stubs CouchDB gave: pouchdb-server
-    # finds a stub by its digest.
-    attachments = {name: {**{k: v for k, v in (att if isinstance(att, dict) else {}).items()
-                             if k not in ("data", "follows")}, "stub": True}
-                   for name, att in (existing_attachments or {}).items()}
+    attachments = stubs(existing_attachments)
     links = []
     raw = returned.get("attachments") or []
     if not isinstance(raw, list):

@@ -167,7 +167,7 @@ def test_the_web_app_s_buttons_write_what_dirt_s_commands_write():
 
 
 def test_the_failure_mail_of_a_rerun_says_which_run_and_who_asked():
-    from dirt.notify import failure_email
+    from dirt.notices import failure_email
     from dirt.settings import Settings
 
     again = transitions.rerun(parse_task(FAILED), "bob", 50.0)

@@ -117,7 +117,8 @@ def test_cancel_a_waiting_task_and_a_running_one(project):
     user = actions.who_asks(project.db)
     assert doc["state"] == "cancelled" and doc["cancelled_by"] == user and "lease" not in doc
     assert doc["attempts"][-1]["outcome"] == "cancelled"
-    assert doc["reason"] == f"cancelled by {user} while it ran"
+    assert doc["reason"] == f"cancelled by {user}"
+    assert doc["attempts"][-1]["reason"] == f"cancelled by {user} while it ran"
     never = project.task(waiting)
     assert never["state"] == "cancelled" and "attempts" not in never and never["reason"] == f"cancelled by {user}"
     again = dirt(project, "cancel", running, "no-such-task")
