@@ -131,8 +131,10 @@ def test_the_server_writes_outcomes_nodes_and_its_own_documents_but_not_design_d
     server = ["dirt-server"]
     for doc in ({"_id": "node:n1", "type": "node", "name": "n1"}, {"_id": "server:s1", "type": "server"},
                 {"_id": "notification:failure:t1:1", "type": "notification"},
-                {"_id": "badge:main", "type": "badge", "branch": "main"}):
+                {"_id": "badge:main", "type": "badge", "branch": "main"},
+                {"_id": "log:t1:1:000001", "type": "log", "task_id": "t1", "lines": []}):
         assert may(doc, None, "dirt", server) is None
+        assert 'needs the role "dirt-server"' in may(doc, None, "sam", ["submitters"])
     assert may(transitions.claimed(parse_task(WAITING), "n1", "s1", 20.0, 60), WAITING, "dirt", server) is None
     assert may({"_id": "t1", "_deleted": True}, WAITING, "dirt", server) is None
     assert "design documents are written by the database's admins" in may(

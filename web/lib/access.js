@@ -12,7 +12,7 @@
 //                            that ended kept whole as the last entry of
 //                            `runs`, with rerun_by (their own name), rerun_at
 //   anything else on a task  (state, results, leases, attempts, files): the server
-//   nodes, server heartbeats, notifications, badges: the server
+//   nodes, server heartbeats, notifications, badges, log chunks: the server
 //   deleting records and tasks: the server (or an admin)
 //   other documents          submitters (a project's own documents)
 //   design documents         the database's admins (CouchDB checks this itself too)
@@ -25,7 +25,7 @@ var TASK_OWN_FIELDS = ['state', 'lease', 'attempts', 'attempt', 'node', 'started
 var CANCEL_FIELDS = ['state', 'cancelled_by', 'cancelled_at', 'completed', 'reason'];
 var RERUN_FIELDS = ['state', 'run', 'runs', 'rerun_by', 'rerun_at', 'node', 'started', 'completed', 'reason',
                     'results', 'traceback', 'attach_links', 'attempt', 'lease', 'cancelled_by', 'cancelled_at'];
-var SERVER_TYPES = ['node', 'server', 'notification', 'badge'];
+var SERVER_TYPES = ['node', 'server', 'notification', 'badge', 'log'];
 
 /* The top-level fields whose values differ between two revisions (attachments by name and digest). */
 function dirtChangedFields(newDoc, oldDoc) {
