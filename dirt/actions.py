@@ -28,7 +28,7 @@ from typing import Callable, Iterable
 from . import transitions
 from .couch import Database
 from .documents import TaskState
-from .errors import Conflict, CouchError, DirtError, NotFound
+from .errors import CouchError, DirtError, NotFound
 from .taskdoc import TaskDoc, parse_task
 
 FAILED_STATES = (TaskState.FAILED.value, TaskState.ERROR.value)
@@ -129,14 +129,11 @@ def describe_rerun(task: TaskDoc) -> str:
 def read_tasks(db: Database, task_ids: Iterable[str]) -> tuple[list[TaskDoc], list[tuple[str, str]]]:
     """The task documents with these ids, and (id, why) for ids that are not tasks."""
     ids = list(dict.fromkeys(task_ids))
-    if not ids:
-        return [], []
-    rows = db.server.request("POST", f"{db.path}/_all_docs", params={"include_docs": "true"},
-                             json={"keys": ids}).get("rows", [])
+    docs = db.docs_by_id(ids)
     found, missing = [], []
-    for task_id, row in zip(ids, rows):
-        doc = row.get("doc") if isinstance(row, dict) else None
-        if not isinstance(doc, dict):
+    for task_id in ids:
+        doc = docs.get(task_id)
+        if doc is None:
             missing.append((task_id, "no such document in " + db.url))
         elif doc.get("type") != "task":
             missing.append((task_id, f"not a task (its type is {doc.get('type')!r})"))
@@ -147,9 +144,7 @@ def read_tasks(db: Database, task_ids: Iterable[str]) -> tuple[list[TaskDoc], li
 
 def record_tasks(db: Database, record_id: str) -> list[TaskDoc]:
     """Every task of the record, in id order (a Mango query any reader may make)."""
-    answer = db.server.request("POST", f"{db.path}/_find",
-                               json={"selector": {"type": "task", "record_id": record_id}, "limit": 1_000_000})
-    return sorted((parse_task(doc) for doc in answer.get("docs", []) if isinstance(doc, dict)),
+    return sorted((parse_task(doc) for doc in db.find({"type": "task", "record_id": record_id})),
                   key=lambda t: t.id)
 
 
@@ -240,4 +235,3 @@ def _apply(db: Database, tasks: list[TaskDoc], report: Report, why_not: Callable
             return
         pending, gone = read_tasks(db, again)
         report.refused += gone
-    raise Conflict("tasks kept changing while they were written; try again")   # pragma: no cover

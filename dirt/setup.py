@@ -68,11 +68,11 @@ def setup(db: Database, web: Path, login: tuple[str, str] | None, *, members_onl
         else:
             db.create()
             lines.append(f"created database {db.url}")
-        current = db.server.request("GET", f"{db.path}/_security") or {}
+        current = db.security()
         wanted = security(current, members_only)
         kept = {k: v for k, v in current.items() if k not in wanted}
         if {**kept, **wanted} != current:
-            db.server.request("PUT", f"{db.path}/_security", json={**kept, **wanted})
+            db.set_security({**kept, **wanted})
         lines.append(describe_security(wanted, changed={**kept, **wanted} != current))
     except CouchError as exc:
         raise SetupError(f"could not set up the database: {exc} (dirt setup needs a server admin's login: "

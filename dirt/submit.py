@@ -257,9 +257,7 @@ def store(db: Database, submission: Submission, *, again: bool = False, now: flo
     ready = prepare(submission, time.time() if now is None else now, problem_of)
     record, tasks = ready.record, ready.tasks
     ids = [record["_id"]] + [t["_id"] for t in tasks]
-    rows = db.server.request("POST", f"{db.path}/_all_docs", params={"include_docs": "true"},
-                             json={"keys": ids}).get("rows", [])
-    existing = {row["key"]: row["doc"] for row in rows if isinstance(row, dict) and isinstance(row.get("doc"), dict)}
+    existing = db.docs_by_id(ids)
     writes: list[dict] = []
     results: list[Stored] = []
     current = existing.get(record["_id"])

@@ -103,7 +103,9 @@ function dirtCheckAccess(newDoc, oldDoc, userCtx, secObj) {
   var before = taskState(old), after = taskState(newDoc);
   if (after === 'cancelled' && (before === 'waiting' || before === 'running') && within(changed, CANCEL_FIELDS)) {
     if (!who.operator) need('cancelling a task', 'operator');
-    if (newDoc.cancelled_by !== who.name) forbid('cancelled_by must be your own user name, ' + JSON.stringify(who.name));
+    if (newDoc.cancelled_by !== who.name) {
+      forbid('cancelled_by must be your own user name, ' + JSON.stringify(who.name));
+    }
     return;
   }
   if (isFinalState(before) && newDoc.state === 'waiting' && within(changed, RERUN_FIELDS)) {
