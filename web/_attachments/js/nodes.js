@@ -10,7 +10,7 @@
   function buildServer(item) {
     var s = item;
     var live = alive(s);
-    var tr = dirt.el('tr', live ? '' : 'is-down');
+    var tr = dirt.el('tr', live || s.status === 'stopped' ? '' : 'is-down');
     tr.setAttribute('data-server', s.server_id || s.id);
     var name = dirt.el('td');
     name.appendChild(dirt.el('div', 'mono strong', s.server_id || s.id));
@@ -18,8 +18,9 @@
                                            (s.version ? ' · dirt ' + s.version : '')));
     tr.appendChild(name);
     var state = dirt.el('td', 'node-status');
-    state.appendChild(dirt.el('span', live ? 'pill node-up' : 'pill node-down',
-                              live ? 'alive' : (s.status === 'stopped' ? 'stopped' : 'dead')));
+    var stopped = !live && s.status === 'stopped';     // stopped cleanly: nothing wrong
+    state.appendChild(dirt.el('span', live ? 'pill node-up' : (stopped ? 'pill node-unknown' : 'pill node-down'),
+                              live ? 'alive' : (stopped ? 'stopped' : 'dead')));
     tr.appendChild(state);
     tr.appendChild(dirt.el('td', 'col-num', s.running));
     var held = Object.keys(s.nodes || {}).sort();
