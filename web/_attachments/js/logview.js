@@ -190,6 +190,7 @@
     this.times = mode;
     this.origin = origin;
     this.box.classList.toggle('with-times', mode !== 'off');
+    this.box.classList.toggle('times-clock', mode === 'clock');
     this.invalidate();
   };
 

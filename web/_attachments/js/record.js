@@ -142,8 +142,7 @@
     var box = dirt.el('div', 'files');
     var types = {}, linked = {};
     (task.files || []).forEach(function (f) { types[f[0]] = f[1]; });
-    // the task's output: one link to its log page (each attempt's files are in Details)
-    if (task.attempts > 0) box.appendChild(dirt.link(dirt.page('log.html', {task: taskId}), 'log', 'file log'));
+    // each attempt's log files: from the Log link and Details, not listed here
     (task.files || []).forEach(function (f) { if (LOG_FILE.test(f[0])) linked[f[0]] = true; });
     (task.links || []).forEach(function (link) {
       if (!link || typeof link.id !== 'string' || !(link.id in types)) return;
@@ -205,6 +204,8 @@
     tr.appendChild(files);
 
     var more = dirt.el('td', 'col-more');
+    // the task's output: its log page (live while it runs)
+    if (task.attempts > 0) more.appendChild(dirt.link(dirt.page('log.html', {task: item.id}), 'Log', 'log-link'));
     var button = dirt.el('button', 'details-toggle', open[item.id] ? 'Hide' : 'Details');
     button.type = 'button';
     button.setAttribute('aria-expanded', open[item.id] ? 'true' : 'false');
