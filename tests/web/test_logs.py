@@ -13,7 +13,8 @@ import time
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from logdocs import (attachment, delete_chunk, finish_attempt, provenance, running_task, write_chunk)
+from logdocs import (attachment, build_log, delete_chunk, finish_attempt, provenance, running_task,
+                     write_chunk)
 from webtools import run_cli
 
 XSS_LINES = ["<script>window.__ran = 'script'</script>", "<img src=x onerror=\"window.__ran = 'onerror'\">"]
@@ -201,25 +202,9 @@ def test_colours_are_styles_and_hostile_text_is_text(project, app, browser):
     browser.screenshot("log-colours")
 
 
-def big_log(lines: int) -> tuple[str, dict[str, int]]:
-    """A build log of ``lines`` lines (~50 bytes each) with known lines in it: where they are."""
-    marks = {"needle": [500, 60_000, lines - 1], "error": 73_210, "mentions": 10}
-    out = []
-    for n in range(1, lines + 1):
-        if n in marks["needle"]:
-            out.append(f"[{n:6d}] found the NeEdLe here")
-        elif n == marks["error"]:
-            out.append(f"{ESC}[31msrc/io.c:12: error: undefined reference to `frobnicate'{ESC}[0m")
-        elif n == marks["mentions"]:
-            out.append("cc -Werror -c io.c (0 errors, no failures so far)")
-        else:
-            out.append(f"[{n:6d}] {ESC}[32mok{ESC}[0m compiling module_{n % 977}.c -O2 -g")
-    return "\n".join(out) + "\n", marks
-
-
 def test_search_and_the_first_error_in_a_big_log(project, app, browser):
     lines = 100_000
-    text, marks = big_log(lines)
+    text, marks = build_log(lines)
     db = project.db
     running_task(db, "t-big")
     finish_attempt(db, "t-big", text, state="failed", results={"success": False})
@@ -376,6 +361,13 @@ def test_an_html_report_is_rendered_in_the_sandbox_and_its_scripts_never_run(pro
                      browser.js("return document.readyState") == "complete" and
                      browser.js("return document.getElementById('pic').complete"), what="the frame to load")
         assert browser.driver.find_element("id", "para").text == "<not a tag> 87% covered"
+        # its own styles and links apply, unless the app's policy (CouchDB 3's [csp], inherited) forbids them
+        spacing = browser.js("return getComputedStyle(document.getElementById('title')).letterSpacing")
+        base = browser.js("return document.baseURI")
+        if couch.kind == "pouchdb":
+            assert spacing == "3px" and base.endswith("/t-report/coverage.html")
+        else:
+            assert spacing == "normal" and "/file.html?" in base
         assert "<h1" not in browser.driver.find_element("tag name", "body").text
         assert browser.js("return document.body.getAttribute('data-ran')") is None   # no script, no onerror
     finally:

@@ -120,15 +120,32 @@
     return {segments: segments, state: style};
   }
 
+  function dropEscape(seq) { return seq === '\u001b' ? '\u241b' : ''; }
+
+  /* What parse() shows, as one string; without building segments when the line has no carriage return. */
   function plain(line) {
     line = String(line);
     if (!NEEDS_WORK.test(line)) return line;
-    return parse(line, null).segments.map(function (s) { return s.text; }).join('');
+    if (line.indexOf('\r') >= 0) return parse(line, null).segments.map(function (s) { return s.text; }).join('');
+    return visible(line.replace(ESCAPE, dropEscape));
   }
 
+  var SGR = /\u001b\[([0-?]*)[ -\/]*m/g;
+
+  /* The style after a line: only its SGR sequences count, and only those
+   * after the last plain reset (most coloured lines end with one). */
   function endState(line, state) {
-    if (String(line).indexOf('\u001b') < 0) return state || null;
-    return parse(line, state).state;
+    line = String(line);
+    if (line.indexOf('\u001b') < 0) return state || null;
+    var found = [], match;
+    SGR.lastIndex = 0;
+    while ((match = SGR.exec(line)) !== null) found.push(match[1]);
+    var from = 0;
+    for (var i = found.length - 1; i >= 0; i--) {
+      if (found[i] === '' || found[i] === '0') { from = i + 1; state = null; break; }
+    }
+    for (var j = from; j < found.length; j++) state = applySgr(state, found[j]);
+    return state || null;
   }
 
   // The 256-colour palette beyond the first 16 (which the CSS themes): a 6x6x6 cube and 24 greys.

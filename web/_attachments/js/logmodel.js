@@ -20,6 +20,7 @@
   // What an error looks like in build and test output; and what only mentions one.
   var ERROR_WORDS = /\b(error|errors|fatal|failed|failure|failures|panic)\b|^\s*FAIL\b|^Traceback \(most recent call last\)/i;
   var ERROR_NAMES = /\b[A-Z][A-Za-z0-9_]*(Error|Exception)\b/;
+  var MAYBE = /error|fatal|fail|panic|traceback|exception/i;   // cheap first look, on the raw text
   var NOT_AN_ERROR = /\b(0|no) (errors?|failures?|failed)\b|\b(errors?|failures?|failed)[=:] ?0\b|-Werror|\bwithout errors?\b/i;
 
   /* The cut mark dirt writes into a capped log file. */
@@ -140,7 +141,7 @@
   LogModel.prototype.isError = function (i) {
     var e = this._error[i];
     if (e === undefined) {
-      if (this.kind[i] !== LINE) e = false;
+      if (this.kind[i] !== LINE || !MAYBE.test(this.text[i])) e = false;
       else {
         var text = ansi.plain(this.text[i]);
         e = (ERROR_WORDS.test(text) || ERROR_NAMES.test(text)) && !NOT_AN_ERROR.test(text);
