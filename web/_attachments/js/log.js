@@ -264,7 +264,9 @@
       showHead(doc, attempts, number, entry);
       if (fileName) return showFile(doc, fileName, null, null);
       if (!number) {
-        nothing('This task has not run yet: its log appears here when it starts.');
+        nothing(window.isFinalState(window.taskState(doc)) ?
+          'This task\'s document records no attempt (it ran under a dirt that did not keep task output), ' +
+          'so it has no log.' : 'This task has not run yet: its log appears here when it starts.');
         return;
       }
       if (!entry) {
