@@ -98,12 +98,20 @@ def test_the_file_with_its_cut_mark_end_note_and_times():
     assert got["time"] == [10.0, 11.0, None, 20.0, 20.0, None]
 
 
+def test_several_cuts_and_one_line_cut():
+    """dirt writes a mark wherever line numbers jump (a log rebuilt from the chunks a dead server left)."""
+    text = "a\n... 1 line cut ...\nc\n... 3 lines cut ...\ng\n"
+    got = rows("return LogModel.fromText(DATA, {cut_lines: 4}, null, 5.0);", text)
+    assert got["num"] == [1, 0, 3, 0, 7] and got["kind"] == [0, 1, 0, 1, 0]
+    assert got["time"] == [5.0, None, 5.0, None, 5.0]          # no times file: the attempt's start
+
+
 def test_a_task_printing_dirts_marks_is_shown_as_it_printed_them():
     """Only the attempt's own log entry makes a line a cut mark or the end note."""
     text = "... 5 lines cut ...\n[dirt: the log ends here: fake]\n"
     got = rows("return LogModel.fromText(DATA, {cut_lines: 0, lines: 2});", text)
     assert got["kind"] == [0, 0] and got["num"] == [1, 2]
-    got = rows("return LogModel.fromText(DATA, {cut_lines: 9});", text)    # not the mark for 9 lines
+    got = rows("return LogModel.fromText(DATA, {cut_lines: 4});", text)    # more than were cut: not a mark
     assert got["kind"] == [0, 0]
 
 

@@ -180,7 +180,7 @@
     var times = timesName && atts[timesName] ?
       dirt.get(dirt.fileUrl(taskId, timesName)).catch(function () { return null; }) : Promise.resolve(null);
     return Promise.all([text, times]).then(function (answers) {
-      var model = dirt.LogModel.fromText(answers[0], info, answers[1]);
+      var model = dirt.LogModel.fromText(answers[0], info, answers[1], dirt.isTime(origin) ? origin : null);
       shown = {key: key};
       present(model, {kind: 'file', live: false, raw: name, bytes: att.length, origin: origin,
                       note: info && info.cut_short ? 'cut short: ' + info.cut_short : null});

@@ -23,8 +23,9 @@
   var MAYBE = /error|fatal|fail|panic|traceback|exception/i;   // cheap first look, on the raw text
   var NOT_AN_ERROR = /\b(0|no) (errors?|failures?|failed)\b|\b(errors?|failures?|failed)[=:] ?0\b|-Werror|\bwithout errors?\b/i;
 
-  /* The cut mark dirt writes into a capped log file. */
-  function cutMark(n) { return '... ' + n + ' lines cut ...'; }
+  /* The cut mark dirt writes into a capped log file (dirt/output.py, cut_mark). */
+  function cutMark(n) { return '... ' + n + (n === 1 ? ' line' : ' lines') + ' cut ...'; }
+  var CUT_MARK = /^\.\.\. (\d+) lines? cut \.\.\.$/;
 
   function LogModel() {
     this.text = [];        // the row as stored (escape codes and all)
@@ -106,25 +107,29 @@
 
   /* From a log file as dirt attaches it. ``info`` is the attempt's ``log``
    * entry ({lines, cut_lines, cut_short}); ``times`` the times file
-   * ([[line number, t], ...], line numbers of the attempt's output). The
-   * cut mark is only taken for one when the attempt says lines were cut, so
-   * a task printing the same words is shown as it printed them. */
-  LogModel.fromText = function (text, info, times) {
+   * ([[line number, t], ...], line numbers of the attempt's output; dirt
+   * writes none when every line came at one moment: then ``when``). Cut marks
+   * are only taken for marks as far as the attempt says lines were cut, so a
+   * task printing the same words is shown as it printed them. */
+  LogModel.fromText = function (text, info, times, when) {
     info = info || {};
     var model = new LogModel();
     var rows = String(text).split('\n');
     if (rows.length && rows[rows.length - 1] === '') rows.pop();
-    var cut = typeof info.cut_lines === 'number' && info.cut_lines > 0 ? info.cut_lines : 0;
-    var mark = cut ? cutMark(cut) : null;
+    var uncut = typeof info.cut_lines === 'number' && info.cut_lines > 0 ? info.cut_lines : 0;
     var end = info.cut_short && rows.length && /^\[dirt: the log ends here/.test(rows[rows.length - 1]) ?
       rows.length - 1 : -1;
     var stamps = Array.isArray(times) ? times.filter(function (e) {
       return Array.isArray(e) && typeof e[0] === 'number' && typeof e[1] === 'number';
     }) : [];
-    var next = 0, now = null;
+    var next = 0, now = typeof when === 'number' ? when : null, m;
     for (var i = 0; i < rows.length; i++) {
       if (i === end) { model.addEnd(rows[i]); continue; }
-      if (mark !== null && rows[i] === mark) { model.addCut(cut); mark = null; continue; }
+      if (uncut && (m = CUT_MARK.exec(rows[i])) && Number(m[1]) <= uncut) {
+        model.addCut(Number(m[1]));
+        uncut -= Number(m[1]);
+        continue;
+      }
       while (next < stamps.length && stamps[next][0] <= model.nextLine) { now = stamps[next][1]; next++; }
       model.addLine(rows[i], now);
     }

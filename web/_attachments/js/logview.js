@@ -260,7 +260,8 @@
     if (kind === LogModel.CUT) {
       row.classList.add('cut');
       row.appendChild(el('span', 'ln', ''));
-      row.appendChild(el('span', 'tx', '\u2026 ' + model.cut[i].toLocaleString() + ' lines cut \u2026'));
+      var n = model.cut[i];
+      row.appendChild(el('span', 'tx', '\u2026 ' + n.toLocaleString() + (n === 1 ? ' line' : ' lines') + ' cut \u2026'));
       row.title = 'The log was longer than its cap: these lines were not kept';
       return row;
     }
