@@ -7,12 +7,13 @@ through `dirt serve`.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 
 import pytest
 from selenium.webdriver.common.keys import Keys
 
+from dirt_run import BackgroundServer, add_nodes
 from logdocs import (attachment, build_log, delete_chunk, finish_attempt, provenance, running_task,
                      write_chunk)
 from webtools import run_cli
@@ -439,3 +440,57 @@ def test_what_ran_is_shown_on_request_and_a_changed_module_is_marked(project, co
     browser.wait("return document.querySelector(\"tr.details[data-for='t-old'] table.attempts\")", what="t-old")
     assert browser.js("return document.querySelector(\"tr.details[data-for='t-old'] details.provenance\")") is None
     assert nothing_injected(browser) == []
+
+
+# Prints coloured numbered lines (stdout, stderr, and a child process's), a little apart, then passes.
+PRINTER = r"""
+import subprocess, sys, time
+if __name__ == '__channelexec__':
+    for i in range(80):
+        print('\x1b[32mok\x1b[0m line %03d of the build, padded to forty' % i, flush=True)
+        if i == 40:
+            sys.stderr.write('warning: half way\n')
+            subprocess.run(['echo', 'from a child process'])
+        time.sleep(0.08)
+    channel.send({'success': True})
+"""
+
+
+@pytest.mark.both_servers
+def test_a_real_tasks_output_scrolls_by_while_it_runs_and_is_kept_capped(project, couch, app, reader):
+    """End to end: `dirt serve` runs a task that prints for ~6 s; the page shows its lines before it ends,
+    then the attached log with the cut the cap made, without a reload."""
+    browser = reader
+    project.set(log_max_bytes=2048)             # ~25 lines of head, ~25 of tail: the middle is cut
+    add_nodes(project, "localhost")
+    project.write_task("printer", PRINTER)
+    task = project.add_task("printer", "t-printer", record_id="r1")
+    with BackgroundServer(project):
+        browser.open(app + "log.html?task=t-printer")
+        browser.js("window.__same_page = true")
+        browser.wait(lambda: browser.js("return (document.body.getAttribute('data-log') || '').indexOf('chunks:') === 0"
+                                        " && document.querySelectorAll('#log-view .log-row[data-line]').length >= 3"),
+                     timeout=60, what="lines while the task runs")
+        assert project.task(task)["state"] == "running"        # seen before it ended
+        assert "streaming" in browser.text("#log-status")
+        shot(browser, couch, "log-real-running")
+        browser.wait("return (document.body.getAttribute('data-log') || '').indexOf('file:') === 0", timeout=60,
+                     what="the attached log")
+    doc = project.task(task)
+    entry = doc["attempts"][-1]
+    assert doc["state"] == "passed" and entry["log"]["cut_lines"] > 0
+    cut = entry["log"]["cut_lines"]
+    rows = log_rows(browser)
+    drawn = browser.js("return document.getElementById('log-view').getAttribute('data-rows-drawn')")
+    assert int(drawn) == len(rows)                          # a short log: every row is drawn
+    assert rows[0] == ["1", "ok line 000 of the build, padded to forty"]
+    assert rows[-1] == [str(entry["log"]["lines"]), "ok line 079 of the build, padded to forty"]
+    marks = [text for number, text in rows if not number]
+    assert marks == [f"\u2026 {cut} lines cut \u2026"]
+    assert len(rows) - 1 + cut == entry["log"]["lines"]     # every line shown or counted as cut
+    assert browser.js("return document.querySelector('#log-view .log-row .tx span.a-f2').textContent") == "ok"
+    assert browser.js("return window.__same_page") is True
+    source = (project.root / "tasks" / "printer.py").read_text()
+    assert entry["provenance"]["sha256"] == hashlib.sha256(source.encode()).hexdigest()
+    assert entry["provenance"]["sha256"][:12] in browser.text("#log-provenance summary")
+    shot(browser, couch, "log-real-finished")

@@ -143,7 +143,8 @@
     else empty.prop('hidden', false).text(how.empty || 'This log is empty.');
     $('#log-view').prop('hidden', !model.length);
 
-    var status = [model.lines.toLocaleString() + (model.lines === 1 ? ' line' : ' lines')];
+    var total = model.lines + model.cutLines;   // the attempt's output, shown or cut
+    var status = [total.toLocaleString() + (total === 1 ? ' line' : ' lines')];
     if (model.cutLines) status.push(model.cutLines.toLocaleString() + ' cut');
     if (how.bytes) status.push(kb(how.bytes));
     if (live) status.push('streaming while it runs');
