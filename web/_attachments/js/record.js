@@ -138,6 +138,8 @@
     return dirt.el('span', 'muted', '');
   }
 
+  var LOG_FILE = /^log-\d+\.(txt|times\.json)$/;   // an attempt's log as dirt attaches it
+
   function fileLinks(taskId, task) {
     var box = dirt.el('div', 'files');
     var types = {}, linked = {};
@@ -156,8 +158,6 @@
     });
     return box;
   }
-
-  var LOG_FILE = /^log-\d+\.(txt|times\.json)$/;   // an attempt's log as dirt attaches it
 
   function buildRow(item) {
     var task = item.task;
