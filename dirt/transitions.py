@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .documents import FINAL_STATES, TaskState
+from .documents import FINAL_STATES, TaskState, stubs
 from .plural import plural
 from .taskdoc import TaskDoc
 
@@ -75,7 +75,7 @@ def ended(task: TaskDoc, state: str, outcome: str, reason: str | None, now: floa
     doc = _next(task)
     extra = dict(extra or {})
     if "_attachments" in extra:
-        kept = {name: {"stub": True} for name in (task.doc.get("_attachments") or {})}
+        kept = stubs(task.doc.get("_attachments"))
         extra["_attachments"] = {**kept, **{name: att for name, att in extra["_attachments"].items()
                                             if not att.get("stub")}}
     attempts = doc.get("attempts") or []
