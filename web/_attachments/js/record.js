@@ -204,12 +204,12 @@
     tr.appendChild(files);
 
     var more = dirt.el('td', 'col-more');
-    // the task's output: its log page (live while it runs)
-    if (task.attempts > 0) more.appendChild(dirt.link(dirt.page('log.html', {task: item.id}), 'Log', 'log-link'));
     var button = dirt.el('button', 'details-toggle', open[item.id] ? 'Hide' : 'Details');
     button.type = 'button';
     button.setAttribute('aria-expanded', open[item.id] ? 'true' : 'false');
     more.appendChild(button);
+    // the task's output: its log page (live while it runs)
+    if (task.attempts > 0) more.appendChild(dirt.link(dirt.page('log.html', {task: item.id}), 'Log', 'log-link'));
     tr.appendChild(more);
 
     if (!open[item.id]) return tr;
@@ -271,6 +271,22 @@
     return box;
   }
 
+  /* An attempt's log: its file once it ended, the live page while it runs. */
+  function attemptLogCell(taskId, a, index) {
+    var td = dirt.el('td');
+    var number = a.attempt || index;
+    var href = dirt.page('log.html', {task: taskId, attempt: number});
+    if (a.log && typeof a.log === 'object') {
+      var lines = typeof a.log.lines === 'number' ? a.log.lines.toLocaleString() + ' lines' : 'log';
+      td.appendChild(dirt.link(href, lines, 'log-link'));
+      if (a.log.cut_lines) td.appendChild(dirt.el('span', 'muted', ', ' + a.log.cut_lines.toLocaleString() + ' cut'));
+      if (a.log.cut_short) td.appendChild(dirt.el('div', 'muted', 'cut short: ' + a.log.cut_short));
+    } else if (!a.outcome) {
+      td.appendChild(dirt.link(href, 'live log', 'log-link'));
+    }
+    return td;
+  }
+
   /* ``shownReason``: the task's reason, which its row says already. */
   function attemptsTable(taskId, attempts, shownReason) {
     var t = dirt.el('table', 'grid attempts');
@@ -293,22 +309,6 @@
     });
     t.appendChild(tbody);
     return t;
-  }
-
-  /* An attempt's log: its file once it ended, the live page while it runs. */
-  function attemptLogCell(taskId, a, index) {
-    var td = dirt.el('td');
-    var number = a.attempt || index;
-    var href = dirt.page('log.html', {task: taskId, attempt: number});
-    if (a.log && typeof a.log === 'object') {
-      var lines = typeof a.log.lines === 'number' ? a.log.lines.toLocaleString() + ' lines' : 'log';
-      td.appendChild(dirt.link(href, lines, 'log-link'));
-      if (a.log.cut_lines) td.appendChild(dirt.el('span', 'muted', ', ' + a.log.cut_lines.toLocaleString() + ' cut'));
-      if (a.log.cut_short) td.appendChild(dirt.el('div', 'muted', 'cut short: ' + a.log.cut_short));
-    } else if (!a.outcome) {
-      td.appendChild(dirt.link(href, 'live log', 'log-link'));
-    }
-    return td;
   }
 
   function showDetails(cell, doc) {
@@ -460,11 +460,10 @@
       showRecord(answers[0]);
       current = answers[1].rows.map(function (row) {
         counts[row.key[1]] = (counts[row.key[1]] || 0) + 1;
-        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null,
-                changed: changed[row.id] || null};
+        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null};
       });
       stateOf = {};
-      current.forEach(function (item) { stateOf[item.id] = item.state; });
+      current.forEach(function (item) { stateOf[item.id] = item.state; item.changed = changed[item.id] || null; });
       markRerunFlakes(current);
       current.sort(function (a, b) {
         return byName.compare(String(a.task.name), String(b.task.name)) || byName.compare(a.id, b.id);
@@ -478,22 +477,6 @@
       if (!flakyLoaded) loadFlaky();
       loadProvenance();
     });
-  }
-
-  // -- what ran: tasks whose module changed between runs on this record -------------------
-
-  var changed = {}, changedSig = '{}';
-
-  /* After a render: the record's provenance rows; a change in the marks renders again. */
-  function loadProvenance() {
-    dirt.view('provenance', {startkey: [id], endkey: [id, {}]}).then(function (answer) {
-      var found = dirt.provenance.changes(answer.rows);
-      var sig = JSON.stringify(found);
-      if (sig === changedSig) return;
-      changed = found;
-      changedSig = sig;
-      refresh();
-    }, function () { /* the marks are extra; the page works without them */ });
   }
 
   // -- flaky tasks ------------------------------------------------------------------------
@@ -513,6 +496,22 @@
         list.forEach(function (i) { i.flaky = 'passed and failed on this record'; });
       }
     });
+  }
+
+  // -- what ran: tasks whose module changed between runs on this record -------------------
+
+  var changed = {}, changedSig = '{}';
+
+  /* After a render: the record's provenance rows; a change in the marks renders again. */
+  function loadProvenance() {
+    dirt.view('provenance', {startkey: [id], endkey: [id, {}]}).then(function (answer) {
+      var found = dirt.provenance.changes(answer.rows);
+      var sig = JSON.stringify(found);
+      if (sig === changedSig) return;
+      changed = found;
+      changedSig = sig;
+      refresh();
+    }, function () { /* the marks are extra; the page works without them */ });
   }
 
   /* After the first render: which of these task names were flaky in the newest runs. */
