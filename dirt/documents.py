@@ -50,8 +50,6 @@ def state_rule_js() -> str:
     from .create import web_dir   # web/ ships inside the wheel as dirt/web
     return (web_dir() / "lib" / "state.js").read_text(encoding="utf-8").strip()
 
-# Outcomes of an attempt that were not the task's fault and count towards max_attempts.
-LOST_OUTCOMES = ("node_lost", "server_lost")
 
 
 class BadResult(DirtError):
@@ -83,11 +81,6 @@ def task_state(doc: dict) -> str:
         success = isinstance(results, dict) and results.get("success") is True
         return TaskState.PASSED.value if success else TaskState.FAILED.value
     return TaskState.WAITING.value
-
-
-def lost_attempts(doc: dict) -> int:
-    """How many tries of this task lost their node or server."""
-    return sum(1 for a in doc.get("attempts") or [] if isinstance(a, dict) and a.get("outcome") in LOST_OUTCOMES)
 
 
 def now() -> float:

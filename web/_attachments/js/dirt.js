@@ -51,11 +51,21 @@
   /* Content types a browser would run script from, if served from this origin. */
   var ACTIVE = /^(text\/html|application\/xhtml|image\/svg|text\/xml|application\/xml|text\/xsl|application\/javascript|text\/javascript)/i;
 
-  /* Where a link to an attachment goes: straight to the file, unless the file
-   * could run script in the app's origin; then to a viewer that shows it in a
-   * sandboxed frame (no scripts, no access to the app). */
+  /* Files a task attaches as text that are pages to look at (dirt stores
+   * HTML and SVG as text/plain), and text that is a log. */
+  var RENDERED = /\.(html?|xhtml|svg)$/i;
+  var TEXT_LOG = /(^|\/)log-\d+\.txt$|\.log$/i;
+  dirt.isTextLog = function (name) { return TEXT_LOG.test(String(name)); };
+
+  /* Where a link to an attachment goes: a log to the log viewer; a file that
+   * could run script in the app's origin, or an HTML report stored as text,
+   * to a viewer that shows it in a sandboxed frame (no scripts, no access to
+   * the app); anything else straight to the file. */
   dirt.fileHref = function (id, name, contentType) {
-    if (ACTIVE.test(contentType || '')) {
+    var match = /^log-(\d+)\.txt$/.exec(String(name));
+    if (match) return dirt.page('log.html', {task: id, attempt: match[1]});
+    if (TEXT_LOG.test(String(name)) && !ACTIVE.test(contentType || '')) return dirt.page('log.html', {task: id, file: name});
+    if (ACTIVE.test(contentType || '') || RENDERED.test(String(name))) {
       return dirt.page('file.html', {doc: id, name: name});
     }
     return dirt.fileUrl(id, name);
@@ -229,6 +239,38 @@
   // -- building the page -----------------------------------------------------------------
 
   /* An element with a class and text content (never HTML). */
+  /* -- servers and the nodes they hold ------------------------------------------------------ */
+
+  /* A dirt server is alive while its heartbeat is recent: three beats, and a little slack. */
+  dirt.serverAlive = function (server) {
+    return server.status !== 'stopped' && dirt.isTime(server.beat) &&
+      Date.now() / 1000 - server.beat < 3 * (server.interval || 20) + 5;
+  };
+
+  /* Recent heartbeats (rows of the `servers` view, newest first), their beat time in .beat. */
+  dirt.servers = function (withinSeconds) {
+    return dirt.view('servers', {descending: true, endkey: Date.now() / 1000 - (withinSeconds || 86400)})
+      .then(function (answer) {
+        return answer.rows.map(function (row) { return $.extend({id: row.id, beat: row.key}, row.value); });
+      });
+  };
+
+  /* node name -> {status, reason, server, beat}: how the live server holding it sees it.
+     A node is up only while a live server holds it and says so. */
+  dirt.nodeHolders = function (servers) {
+    var holders = {};
+    servers.forEach(function (s) {
+      if (!dirt.serverAlive(s)) return;
+      Object.keys(s.nodes || {}).forEach(function (name) {
+        var info = s.nodes[name] || {};
+        if (!holders[name] || info.status === 'up') {
+          holders[name] = {status: info.status, reason: info.reason || null, server: s.server_id, beat: s.beat};
+        }
+      });
+    });
+    return holders;
+  };
+
   dirt.el = function (tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
