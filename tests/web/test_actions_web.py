@@ -71,7 +71,7 @@ def sign_in(browser, name: str, password: str) -> None:
     driver.find_element("css selector", "#session input[name=name]").send_keys(name)
     driver.find_element("css selector", "#session input[name=password]").send_keys(password)
     browser.click("#session form button[type=submit]")
-    browser.wait(lambda: browser.text("#session .user") == name, what=f"{name} to be signed in")
+    browser.wait(lambda: browser.text("#session .user") == name, timeout=40, what=f"{name} to be signed in")
 
 
 def buttons(browser) -> list[str]:
@@ -81,10 +81,19 @@ def buttons(browser) -> list[str]:
 
 
 def confirm(browser, selector: str) -> None:
-    browser.click(selector)
-    browser.wait(f"return !!document.querySelector({selector.rsplit(' ', 1)[0]!r} + ' .act-yes')",
-                 what="the question")
-    browser.click(selector.rsplit(" ", 1)[0] + " .act-yes")
+    """Click the button, then Yes. A live update that rebuilds the row meanwhile (the task changed)
+    takes the question away, as it would for a person: then ask again."""
+    yes = selector.rsplit(" ", 1)[0] + " .act-yes"
+    for _ in range(3):
+        browser.wait(f"return !!document.querySelector({selector!r})", timeout=40, what="the button")
+        browser.click(selector)
+        try:
+            browser.wait(f"return !!document.querySelector({yes!r})", timeout=5, what="the question")
+        except AssertionError:
+            continue
+        browser.click(yes)
+        return
+    raise AssertionError(f"the question of {selector} kept going away")
 
 
 @pytest.mark.both_servers
@@ -95,30 +104,30 @@ def test_an_operator_signs_in_cancels_reruns_failed_and_sees_both_runs(site, bro
     assert browser.texts("#session > button") == ["Sign in"] and buttons(browser) == []   # not signed in: reads only
     sign_in(browser, *logins["olga"])
     assert browser.text("#session .roles") == "operators"
-    browser.wait(lambda: len(buttons(browser)) == 4, what="the operator's buttons")
+    browser.wait(lambda: len(buttons(browser)) == 4, timeout=40, what="the operator's buttons")
     assert sorted(buttons(browser)) == ["record:Rerun failed (1)", "t-fail:Rerun", "t-pass:Rerun", "t-wait:Cancel"]
 
     confirm(browser, "tr[data-id='t-wait'] .act-cancel button")
     browser.wait(lambda: "Cancelled t-wait (it was waiting: it will not start)." in browser.text("#done"),
-                 what="the cancel to be confirmed")
+                 timeout=40, what="the cancel to be confirmed")
     doc = db.get("t-wait")
     assert doc["state"] == "cancelled" and doc["cancelled_by"] == logins["olga"][0]
-    browser.wait(lambda: "cancelled" in browser.text("tr[data-id='t-wait'] .pill"), what="the row, live")
+    browser.wait(lambda: "cancelled" in browser.text("tr[data-id='t-wait'] .pill"), timeout=40, what="the row, live")
 
     confirm(browser, "#record-actions .act-rerun-failed button")
     browser.wait(lambda: "Rerunning t-fail (the earlier runs are kept)." in browser.text("#done"),
-                 what="the rerun to be confirmed")
+                 timeout=40, what="the rerun to be confirmed")
     doc = db.get("t-fail")
     assert doc["state"] == "waiting" and doc["run"] == 2 and doc["rerun_by"] == logins["olga"][0]
     assert doc["runs"][0]["state"] == "failed" and doc["runs"][0]["results"]["reason"] == "2 tests failed"
     browser.wait(lambda: f"run 2, rerun by {logins['olga'][0]}" in browser.text("tr[data-id='t-fail']"),
-                 what="the rerun row, live")
+                 timeout=40, what="the rerun row, live")
     assert browser.dialogs() == []
     browser.screenshot(f"actions-operator-{secure_couch.kind}")
 
     # the history of that task shows both runs, with who asked
     browser.open(app + "task.html?name=test")
-    browser.wait(lambda: len(browser.texts("#runs tbody tr")) == 2, what="both runs in the history")
+    browser.wait(lambda: len(browser.texts("#runs tbody tr")) == 2, timeout=40, what="both runs in the history")
     rows = browser.texts("#runs tbody tr")
     assert "waiting" in rows[0] and f"rerun by {logins['olga'][0]}" in rows[0] and "failed" in rows[1]
 
