@@ -141,7 +141,15 @@ def build(db: Database) -> None:
     """Build the view (its first build reads every document), then mark it built."""
     started = time.monotonic()
     try:
-        db.view(DESIGN, VIEW, timeout=BUILD_TIMEOUT, limit=0)
+        while True:
+            try:
+                db.view(DESIGN, VIEW, timeout=BUILD_TIMEOUT, limit=0)
+                break
+            except CouchError as exc:
+                # Apache CouchDB answers a long first build with "500 timeout" after a
+                # minute and goes on building: ask again until it is done.
+                if exc.error != "timeout" or time.monotonic() - started > BUILD_TIMEOUT:
+                    raise
         marker = {"_id": READY_DOC, "views": _views_hash(), "built": time.time()}
         try:
             marker["_rev"] = db.get(READY_DOC)["_rev"]
