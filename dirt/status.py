@@ -14,6 +14,7 @@ from typing import Iterator
 
 from . import documents, snapshot
 from .couch import Database
+from .errors import CouchError
 from .heartbeat import is_server
 from .plural import plural
 
@@ -40,9 +41,16 @@ def iter_docs(db: Database) -> Iterator[dict]:
 def _gather(db: Database) -> tuple[int, Counter, list[dict]]:
     """(records, tasks by state, unfinished tasks + nodes + servers)."""
     if snapshot.install(db):
-        counts = snapshot.counts(db)
+        try:
+            counts = snapshot.counts(db)
+            unfinished = snapshot.unfinished(db)
+        except CouchError as exc:
+            if exc.error != "timeout":
+                raise
+            raise CouchError(f"dirt's views of {db.url} are still being built (the first time over a big "
+                             "database takes minutes): try again shortly", exc.status, exc.error) from None
         states = Counter({key[1]: n for key, n in counts.items() if key[0] == "task" and len(key) == 2})
-        return counts.get(("record",), 0), states, snapshot.unfinished(db)
+        return counts.get(("record",), 0), states, unfinished
     records, states, docs = 0, Counter(), []
     for doc in iter_docs(db):
         if doc.get("type") == "record":
