@@ -70,6 +70,7 @@ class Run:
     stop: Outcome | None = None      # set when it is stopped from outside: how it then ends
     outcome: Outcome | None = None
     in_slot: bool = False            # taken by a slot (started, or about to be)
+    after: tuple[str, ...] = ()      # ids of the tasks it runs after (their results are handed to it)
 
     @property
     def id(self) -> str:

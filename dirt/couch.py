@@ -289,6 +289,14 @@ class Database:
         extra = {"timeout": timeout} if timeout is not None else {}
         return self._req("GET", path, params=_encode_params(params), **extra)
 
+    def find(self, selector: dict, fields: list[str] | None = None, limit: int = 100_000) -> list[dict]:
+        """``POST _find``: the documents matching a Mango ``selector`` (an index helps, none is needed)."""
+        body: dict[str, Any] = {"selector": selector, "limit": limit}
+        if fields:
+            body["fields"] = fields
+        answer = self._req("POST", "_find", content=_dumps(body), headers={"Content-Type": "application/json"})
+        return answer.get("docs", [])
+
     def get_attachment(self, doc_id: str, name: str) -> bytes:
         resp = self._req("GET", f"{doc_path(doc_id)}/{quote(name, safe='/')}", expect_json=False)
         return resp.content

@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 DESIGN_ID = "_design/dirt-notify"
 FAILURE, WEBHOOK, COMMIT_STATUS = "failure", "webhook", "commit_status"
 STATUS_CONTEXT = "dirt"
-OUTCOME_ORDER = ("failed", "error", "cancelled", "passed")   # a record's outcome: the first one present
+OUTCOME_ORDER = ("failed", "error", "cancelled", "skipped", "passed")   # a record's outcome: the first one present
 VIEW_TIMEOUT = 600.0        # a view's first build over a big database takes a while
 SEEN_LIMIT = 50_000
 
@@ -189,7 +189,8 @@ class RecordSummary:
 
     def describe_counts(self) -> str:
         counts = self.counts
-        return ", ".join(f"{counts[s]} {s}" for s in ("passed", "failed", "error", "cancelled") if counts.get(s))
+        return ", ".join(f"{counts[s]} {s}" for s in ("passed", "failed", "error", "cancelled", "skipped")
+                         if counts.get(s))
 
     def webhook_body(self, settings: Settings) -> dict:
         record = {k: v for k, v in self.record.items() if k not in ("_rev", "_attachments")}

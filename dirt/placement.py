@@ -9,7 +9,12 @@ tasks they can take now) and decides, for each task, one of:
 * a **wait**, with the reason shown to users ("no enabled node can run it:
   node1: architecture is 'x86_64'"), written only when it changes;
 * an **error**: the task can never run as written (its document has a
-  problem, or its module does not exist under tasks/).
+  problem, or its module does not exist under tasks/, or its ``after`` can
+  never be met);
+* a **skip**, for a task that runs after others (``after``) when one of them
+  did not pass (:mod:`dirt.pipeline` decides, from what the server knows of
+  the record; a task whose record is still being read is left for a later
+  round).
 
 No I/O happens here except through ``problem_of`` (which checks a task's
 module against the tasks/ directory); results are cached per task revision
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from .errors import RequirementError
+from .pipeline import ERROR, SKIPPED, UNKNOWN, Pipelines
 from .requirements import mismatch
 from .taskdoc import TaskDoc
 
@@ -48,10 +54,11 @@ class Round:
     claims: list[tuple[TaskDoc, str]] = field(default_factory=list)   # (task, node name)
     waits: list[tuple[TaskDoc, str]] = field(default_factory=list)    # (task, new reason)
     errors: list[tuple[TaskDoc, str]] = field(default_factory=list)   # (task, reason)
+    skips: list[tuple[TaskDoc, str]] = field(default_factory=list)    # (task, reason): one it runs after did not pass
     turned_down: bool = False        # the balancer declined nodes that had room: look again soon
 
     def __bool__(self) -> bool:
-        return bool(self.claims or self.waits or self.errors)
+        return bool(self.claims or self.waits or self.errors or self.skips)
 
 
 class Placer:
@@ -69,24 +76,41 @@ class Placer:
         self._matches: dict[tuple[str, str, int], tuple[list[str], str | None]] = {}
 
     def plan(self, tasks: Iterable[TaskDoc], nodes: Sequence[NodeView], nodes_version: int,
-             fresh: set[str]) -> Round:
+             fresh: set[str], pipelines: Pipelines | None = None) -> Round:
         """Decide for ``tasks`` (in dispatch order) on ``nodes``.
 
         ``nodes_version`` changes whenever any node does (it keys the cache).
         Once no node has room left, only the tasks in ``fresh`` (changed since
         the last round) are still looked at, for a reason or an error to write;
-        the others wait, unchanged, for room.
+        the others wait, unchanged, for room. ``pipelines`` decides tasks that
+        run after others; without it they are left waiting.
         """
         decided = Round()
         views = {n.name: n for n in nodes}
         room = sum(n.room for n in nodes if n.ready and n.enabled)
+        ended: dict[str, str] = {}       # tasks this round errors or skips, for their followers
         for task in tasks:
             if room <= 0 and task.id not in fresh:
                 continue
             problem = self.problem(task)
             if problem:
                 decided.errors.append((task, problem))
+                ended[task.id] = ERROR
                 continue
+            if task.after:
+                verdict = pipelines.verdict(task, ended) if pipelines is not None else UNKNOWN
+                if verdict.kind == "error":
+                    decided.errors.append((task, verdict.reason))
+                    ended[task.id] = ERROR
+                    continue
+                if verdict.kind == "skip":
+                    decided.skips.append((task, verdict.reason))
+                    ended[task.id] = SKIPPED
+                    continue
+                if verdict.kind == "wait" and task.reason != verdict.reason:
+                    decided.waits.append((task, verdict.reason))
+                if verdict.kind != "ready":
+                    continue
             names, why = self._candidates(task, views, nodes_version)
             if why:
                 if task.reason != why:

@@ -44,6 +44,7 @@ from .heartbeat import Heartbeat, ServerWatch, is_server
 from .leases import lost_server
 from .nodepool import NodePool
 from .outcomes import OutcomeWriter
+from .pipeline import Pipelines
 from .placement import Placer
 from .plural import plural
 from .runner import Shipment
@@ -66,7 +67,7 @@ class Scheduler:
                  writer: GroupCommit, pool: NodePool, waiting: WaitingQueue, placer: Placer,
                  executor: Executor, outcomes: OutcomeWriter, heartbeat: Heartbeat, watch: ServerWatch,
                  taskfiles: TaskFiles, clock: Callable[[], float] = time.time,
-                 on_final: Callable[[dict], None] | None = None):
+                 on_final: Callable[[dict], None] | None = None, pipelines: Pipelines | None = None):
         self.db = db
         self.project = project
         self.settings = project.settings
@@ -83,6 +84,7 @@ class Scheduler:
         self.taskfiles = taskfiles
         self.clock = clock
         self.on_final = on_final
+        self.pipelines = pipelines or Pipelines()   # records whose tasks run after others (dirt.pipeline)
         self.runs: dict[str, Run] = {}            # our attempts, from claim until their outcome is written
         self.slots: dict[str, Slots] = {}         # by node name
         self.finished: Counter = Counter()        # final states reached since start, by state
@@ -149,8 +151,8 @@ class Scheduler:
         if not any(room.values()):
             return True
         views = self.pool.views(self._busy(), room)
-        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set())
-        return not plan.claims
+        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set(), self.pipelines)
+        return not (plan.claims or plan.skips or self.pipelines.busy)
 
     def step(self, now: float | None = None, timeout: float = 1.0) -> None:
         """Apply the events that are waiting (or the first within ``timeout``), then dispatch."""
@@ -277,6 +279,7 @@ class Scheduler:
             return
         if doc.get("_deleted"):
             self.waiting.remove(doc_id)
+            self._refresh_followers(self.pipelines.forget(doc_id))
             run = self.runs.get(doc_id)
             if run is not None:
                 log.warning("Task %s: stopped here (its document was deleted)", doc_id)
@@ -298,6 +301,7 @@ class Scheduler:
             return
         task = parse_task(doc)
         self._warn(task)
+        self._follow(task)
         if task.rev_number <= self._written.get(doc_id, 0):
             return                      # a late echo of a run this server already finished
         run = self.runs.get(doc_id)
@@ -336,6 +340,7 @@ class Scheduler:
         if doc is None:
             return
         task = parse_task(doc)
+        self._follow(task)
         self._written[task.id] = task.rev_number
         if len(self._written) > 50_000:
             self._written.pop(next(iter(self._written)))
@@ -343,6 +348,16 @@ class Scheduler:
             self._announce(doc)
         elif task.waiting:
             self.waiting.put(task)
+
+    def _follow(self, task: TaskDoc) -> None:
+        """Keep the book of pipelines current with ``task``."""
+        self._refresh_followers(self.pipelines.saw(task))
+
+    def _refresh_followers(self, task_ids: set[str]) -> None:
+        """Followers of a task that changed get a new look in the next round."""
+        if task_ids:
+            self.waiting.refresh(task_ids)
+            self._dirty = True
 
     def _nodes_changed(self, name: str | None) -> None:
         self.waiting.refresh_all()
@@ -384,13 +399,32 @@ class Scheduler:
             room[name] = max(0, node.slots + ahead - ours[name] - elsewhere[name])
         return room
 
+    def _read_pipelines(self, now: float) -> None:
+        """Read what the book of pipelines lacks: every task of records whose
+        followers just arrived, and tasks named by id in an ``after``."""
+        records, ids = self.pipelines.wanted()
+        if not (records or ids):
+            return
+        try:
+            tasks = snapshot.record_tasks(self.db, records)
+            found = snapshot.tasks_by_id(self.db, ids) if ids else []
+        except CouchError as exc:
+            log.warning("could not read the tasks of %s that tasks run after (%s); trying again",
+                        plural(len(records), "record"), exc)
+            self._redispatch_at = now + 1.0
+            return
+        self.waiting.refresh(self.pipelines.loaded(tasks, found))
+
     def _dispatch(self, now: float) -> None:
         """Place waiting tasks on free slots; store why others wait or cannot run."""
+        self._read_pipelines(now)
         room = self._room()
         fresh = self.waiting.take_fresh()
         views = self.pool.views(self._busy(), room)
         tasks = self.waiting.waiting(None if any(room.values()) else fresh)
-        decided = self.placer.plan(tasks, views, self.pool.version, fresh)
+        decided = self.placer.plan(tasks, views, self.pool.version, fresh, self.pipelines)
+        if self.pipelines.busy:
+            self._dirty = True          # a reference to look up again next round
         if decided.turned_down:
             self._redispatch_at = now + TURNED_DOWN_RETRY
         if not decided:
@@ -407,6 +441,7 @@ class Scheduler:
                 for task, node in claims]
         docs += [transitions.waiting_because(task, reason) for task, reason in decided.waits]
         docs += [transitions.errored(task, reason, now) for task, reason in decided.errors]
+        docs += [transitions.skipped(task, reason, now) for task, reason in decided.skips]
         try:
             saved = self.writer.save_many(docs)
         except CouchError as exc:
@@ -428,12 +463,20 @@ class Scheduler:
         for (task, reason), result in zip(decided.errors, results):
             if not isinstance(result, CouchError):
                 self.waiting.remove(task.id)
+                self._follow(parse_task(result))
                 log.error("Task %s: error: %s", task.id, reason)
+                self._announce(result)
+        for (task, reason), result in zip(decided.skips, results):
+            if not isinstance(result, CouchError):
+                self.waiting.remove(task.id)
+                self._follow(parse_task(result))
+                log.warning("Task %s skipped: %s", task.id, reason)
                 self._announce(result)
 
     def _start(self, task: TaskDoc, node: str, code: Shipment) -> None:
         self.waiting.remove(task.id)
-        run = Run(task, node, task.attempt or 1, code)
+        self._follow(task)
+        run = Run(task, node, task.attempt or 1, code, after=tuple(self.pipelines.dependency_ids(task)))
         self.runs[task.id] = run
         slots = self.slots.get(node)
         if slots is None:
