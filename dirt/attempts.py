@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from . import documents
 from .documents import TaskState
-from .errors import NodeUnreachable
+from .errors import DirtError, NodeUnreachable
 from .events import NodeDown, RunFinished
 from .runner import NodeConnection, NoResult, RunHandle, Shipment, TaskCrashed, TaskRaised, TaskTimedOut
 from .settings import Settings
@@ -87,16 +87,24 @@ class Executor:
     """Runs one attempt on its node and says how it ended (never raises)."""
 
     def __init__(self, settings: Settings, project_name: str, connection: Callable[[str], NodeConnection | None],
-                 events: Any, output: Callable[[Run], Callable | None] | None = None):
+                 events: Any, output: Callable[[Run], Callable | None] | None = None,
+                 handoff: Callable[[Run], dict[str, str]] | None = None):
         self.settings = settings
         self.project_name = project_name
         self.connection = connection
         self.events = events
         self.output = output or (lambda run: None)
+        self.handoff = handoff       # more environment for a run (dirt.handoff: what its dependencies returned)
 
     def execute(self, run: Run) -> Outcome:
         task = run.task
         env = {"DIRT_TASK_ID": task.id, "DIRT_RECORD_ID": task.record_id or "", "DIRT_PROJECT": self.project_name}
+        if self.handoff is not None:
+            try:
+                env.update(self.handoff(run))
+            except DirtError as exc:
+                return Outcome("requeue", "not_started", "could not read what the tasks it runs after returned "
+                               f"({exc})", counts=False)
         timeout = task.timeout or self.settings.task_timeout
         conn = self.connection(run.node)
         try:

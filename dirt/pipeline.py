@@ -411,6 +411,11 @@ class Pipelines:
                 return Verdict("error", f"after names {ref!r}, which is this task itself: a task cannot run "
                                         "after itself")
             deps.extend(i for i in ids if i not in deps)
+        if task.id in record.in_cycle():
+            cycle = record.live_cycle(task.id)
+            if cycle is not None:
+                return Verdict("error", "after forms a cycle, so none of these can ever start: " +
+                               " -> ".join(record.label(i) for i in cycle))
         decided = decided or {}
         states = {d: decided.get(d, record.tasks[d].state) for d in deps}
         bad = [d for d in deps if states[d] in FINAL_STATES and states[d] != PASSED]
@@ -421,11 +426,6 @@ class Pipelines:
         open_deps = [d for d in deps if states[d] not in FINAL_STATES]
         if not open_deps:
             return READY
-        if task.id in record.in_cycle():
-            cycle = record.live_cycle(task.id)
-            if cycle is not None:
-                return Verdict("error", "after forms a cycle, so none of these can ever start: " +
-                               " -> ".join(record.label(i) for i in cycle))
         words = []
         for d in open_deps[:SHOWN]:
             node = record.tasks[d].node

@@ -18,6 +18,7 @@ from .attempts import Executor
 from .balance import make_balancer
 from .couch import Database
 from .groupcommit import GroupCommit
+from .handoff import Handoff
 from .heartbeat import Heartbeat, ServerWatch, new_server_id
 from .nodepool import NodePool
 from .notify import Notifier
@@ -77,7 +78,8 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     pool = NodePool(db, settings, events, clock, want_load=settings.load_balancer == "load")
     taskfiles = TaskFiles(project.tasks_dir)
     placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem)
-    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events)
+    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events,
+                        handoff=Handoff(db, settings).environment)
     outcomes = OutcomeWriter(db, writer, events, server_id, settings.max_attempts, clock=clock, sleep=sleep)
     notifier = Notifier(db, settings, clock=clock, server_id=server_id)
 
