@@ -1,0 +1,55 @@
+"""Pipelines in the browser: a record's tasks in the order they run, a matrix as a grid,
+skipped tasks with their reason, and the branches page's bisect button."""
+from __future__ import annotations
+
+from dirt.matrix import expand, parse_axis
+from dirt_run import add_nodes, serve_until_idle
+
+PASSES = "if __name__ == '__channelexec__':\n    channel.send({'success': True})\n"
+FAILS = "if __name__ == '__channelexec__':\n    channel.send({'success': False, 'reason': 'it broke'})\n"
+TAKES = ("if __name__ == '__channelexec__':\n    kwargs = channel.receive()\n"
+         "    channel.send({'success': True, 'python': kwargs['python']})\n")
+
+
+def test_the_record_page_orders_a_pipeline_grids_a_matrix_and_shows_skips(project, app, browser):
+    add_nodes(project, "localhost")
+    for name, source in (("build", PASSES), ("test", TAKES), ("package", PASSES), ("broken", FAILS),
+                         ("after_broken", PASSES)):
+        project.write_task(name, source)
+    base = {"_id": "r1-test", "type": "task", "record_id": "r1", "name": "test", "created": 2, "after": ["build"]}
+    docs = [{"_id": "r1-package", "type": "task", "record_id": "r1", "name": "package", "created": 1,
+             "after": ["test"]},
+            {"_id": "r1-build", "type": "task", "record_id": "r1", "name": "build", "created": 3},
+            {"_id": "r1-broken", "type": "task", "record_id": "r1", "name": "broken", "created": 3},
+            {"_id": "r1-after-broken", "type": "task", "record_id": "r1", "name": "after_broken", "created": 3,
+             "after": ["broken"]}]
+    docs += expand(base, [parse_axis("platform=linux,osx"), parse_axis("python=3.11,3.12")])
+    for doc in docs:
+        project.db.save(doc)
+    serve_until_idle(project)           # the osx tests wait (no such node), so package waits for them
+
+    browser.open(app + "record.html?id=r1")
+    order = browser.attrs("#tasks tbody tr.task", "data-id")
+    assert order.index("r1-build") < order.index("r1-test-linux-python=3.11") < order.index("r1-package")
+    assert order.index("r1-broken") < order.index("r1-after-broken")
+
+    grid = "#matrices .matrix[data-name='test']"
+    assert not browser.js("return document.getElementById('matrices').hidden")
+    assert browser.texts(f"{grid} thead th") == ["platform", "python=3.11", "python=3.12"]
+    assert browser.texts(f"{grid} tbody th") == ["linux", "osx"]
+    cells = browser.js(f"return Array.from(document.querySelectorAll(\"{grid} td.cell\"))"
+                       ".map(td => [td.dataset.row, td.dataset.col, td.textContent])")
+    assert cells == [["linux", "python=3.11", "passed"], ["linux", "python=3.12", "passed"],
+                     ["osx", "python=3.11", "waiting"], ["osx", "python=3.12", "waiting"]]
+    link = browser.attrs(f"{grid} td.cell a", "href")[0]
+    assert link.endswith("#task-r1-test-linux-python%3D3.11")
+
+    skipped = browser.text("tr[data-id='r1-after-broken']")
+    assert "skipped" in skipped and "broken failed" in skipped and "after broken" in skipped
+    assert browser.attrs("tr[data-id='r1-after-broken'] .pill", "class") == ["pill state-skipped"]
+    package = browser.text("tr[data-id='r1-package']")
+    assert "waiting for test (r1-test-linux-python=3.11) (passed)" not in package     # only what is open
+    assert "waiting for test (r1-test-osx-python=3.11) (waiting), test (r1-test-osx-python=3.12) (waiting)" in package
+    assert "skipped" in browser.texts("#filters .chip")[-1]
+    assert browser.text("#record-verdict .pill") == "failed"
+    browser.screenshot("record-pipeline")
