@@ -65,6 +65,7 @@ def cli() -> None:
     Add nodes to run on:      dirt updatenodes localhost node1.example.com
     Run waiting tasks:        dirt serve
     See where things stand:   dirt status
+    Find what broke a task:   dirt bisect TASK --good RECORD --bad RECORD
 
     Records and tasks are JSON documents you add to the database (curl,
     `egret pushdata`, a post-commit hook); `dirt serve` runs each task on a
@@ -202,6 +203,69 @@ def status(project_dir: Path | None) -> None:
     project = load(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
     click.echo(summarize(db))
+
+
+@cli.command("bisect")
+@click.argument("task_name")
+@click.option("--good", required=True, metavar="RECORD", help="A record on which TASK_NAME passed.")
+@click.option("--bad", required=True, metavar="RECORD",
+              help="A later record of the same branch on which it fails.")
+@click.option("--no-wait", is_flag=True,
+              help="Ask and exit: a dirt serve finds the answer (run the same command again to follow it).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop waiting after this long (the bisection goes on without you).")
+@project_option
+def bisect_command(task_name: str, good: str, bad: str, no_wait: bool, timeout: float | None,
+                   project_dir: Path | None) -> None:
+    """Find the first record on which TASK_NAME fails, between --good and --bad.
+
+    The records of their branch (their `branch` field) are ordered by
+    `created`; a running `dirt serve` runs TASK_NAME on the one halfway
+    between the last that passed and the first that failed, and halves again,
+    until it finds the first failing record: about log2(N) runs for N
+    records. Each run is a copy of BAD's task of that name (with the tasks it
+    runs after), written to the record being tested. A record where it
+    cannot decide (error, cancelled, or skipped because its build failed) is
+    left out, and the answer then lists every record it could be.
+
+    Asking the same question again follows the first bisection instead of
+    starting another. Exit code 0 when one record is named, 1 when the answer
+    is several records or the bisection stopped (the reason is printed).
+    """
+    from .bisect import DONE, PASSED, describe
+    from .bisector import follow, servers_alive, start
+
+    project = load(project_dir)
+    db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
+    doc = start(db, task_name, good, bad, time.time())
+    click.echo(f"bisect {doc['_id']}: {task_name}, passing on {good}, failing on {bad}")
+    if servers_alive(db, time.time()) == 0:
+        click.echo("warning: no dirt serve is running on this database; the bisection waits for one "
+                   "(start it with `dirt serve`)", err=True)
+    if no_wait:
+        click.echo("a dirt serve runs it; run this command again to follow it")
+        return
+    told: set[str] = {good, bad}
+    said: dict[str, object] = {"records": False, "testing": None}
+
+    def show(doc: dict) -> None:
+        if doc.get("records") and not said["records"]:
+            said["records"] = True
+            click.echo(f"{len(doc['records']) - 2} records between them on branch {doc.get('branch')}")
+        for record_id, verdict in (doc.get("verdicts") or {}).items():
+            if record_id not in told:
+                told.add(record_id)
+                note = (doc.get("notes") or {}).get(record_id)
+                mark = "good" if verdict == PASSED else ("bad" if verdict == "failed" else verdict)
+                click.echo(f"  {record_id}: {mark}" + (f" ({note})" if note else ""))
+        if doc.get("current") and doc.get("current") != said["testing"] and doc.get("state") != DONE:
+            said["testing"] = doc["current"]
+            click.echo(f"testing {doc['current']} ...")
+
+    final = follow(db, doc["_id"], show, timeout=timeout)
+    click.echo(describe(final))
+    if final.get("state") != DONE or len(final.get("candidates") or []) != 1:
+        sys.exit(1)
 
 
 def _start_embedded_for(couchdb_host: str) -> None:

@@ -1,7 +1,7 @@
 """The composition root: one function builds a running dirt server from settings.
 
 :func:`build_server` wires the parts (database writer, node pool, waiting
-queue, placement, slots, outcome writer, heartbeat, notifier) into a
+queue, placement, slots, outcome writer, heartbeat, notifier, bisector) into a
 :class:`DirtServer`. The ``dirt serve`` command, :func:`dirt.core.server.serve`,
 the tests and the benchmarks all build servers with it, so they run the same
 thing. ``clock`` and ``sleep`` are injectable; nothing here prints or exits.
@@ -16,6 +16,7 @@ from typing import Any, Callable
 from . import cluster
 from .attempts import Executor
 from .balance import make_balancer
+from .bisector import Bisector
 from .couch import Database
 from .groupcommit import GroupCommit
 from .handoff import Handoff
@@ -31,15 +32,18 @@ from .waiting import WaitingQueue
 
 
 class DirtServer:
-    """A scheduler and its notifier, started and stopped together."""
+    """A scheduler, its notifier and its bisector, started and stopped together."""
 
-    def __init__(self, scheduler: Scheduler, notifier: Notifier):
+    def __init__(self, scheduler: Scheduler, notifier: Notifier, bisector: Bisector | None = None):
         self.scheduler = scheduler
         self.notifier = notifier
+        self.bisector = bisector
 
     def start(self) -> "DirtServer":
         self.notifier.start()
         self.scheduler.start()
+        if self.bisector is not None:
+            self.bisector.start()
         return self
 
     def step(self, now: float | None = None, timeout: float = 1.0) -> None:
@@ -58,6 +62,8 @@ class DirtServer:
             if self.scheduler.runs:
                 self.scheduler.hand_back(hand_back_timeout)
         finally:
+            if self.bisector is not None:
+                self.bisector.close()
             self.scheduler.close()
             self.notifier.close()
 
@@ -82,8 +88,10 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
                         handoff=Handoff(db, settings).environment)
     outcomes = OutcomeWriter(db, writer, events, server_id, settings.max_attempts, clock=clock, sleep=sleep)
     notifier = Notifier(db, settings, clock=clock, server_id=server_id)
+    bisector = Bisector(db, clock=clock)
 
     def final(doc: dict) -> None:
+        bisector.task_final(doc)
         if notify:
             notifier.task_final(doc)
         if on_final is not None:
@@ -95,7 +103,7 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
                                               clock),
                           watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles, clock=clock,
                           on_final=final)
-    return DirtServer(scheduler, notifier)
+    return DirtServer(scheduler, notifier, bisector)
 
 
 def _connection(pool: NodePool, name: str):

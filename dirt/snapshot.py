@@ -39,6 +39,8 @@ VIEW_TIMEOUT = 900.0
 
 COUNTS = "counts"
 BY_RECORD = "by_record"
+BRANCH_RECORDS = "branch_records"
+OPEN_BISECTS = "open_bisects"
 KEYS_PER_REQUEST = 50       # record or document ids per GET (they travel in the URL)
 
 
@@ -46,7 +48,9 @@ def design_document() -> dict:
     """``unfinished``: unfinished tasks, nodes and servers (what a server starts
     from); ``counts``: records and tasks by state (what ``dirt status`` sums up);
     ``by_record``: each task's name, state, node, after and revision by record
-    (what a server reads of a record whose tasks run after others)."""
+    (what a server reads of a record whose tasks run after others);
+    ``branch_records``: records by [branch, created, _id] and ``open_bisects``:
+    bisect documents not yet done (what :mod:`dirt.bisector` reads)."""
     return {"_id": f"_design/{DESIGN}", "language": "javascript", "views": {
         VIEW: {"map": (
             "function (doc) {\n" + state_rule_js() + "\n"
@@ -66,6 +70,14 @@ def design_document() -> dict:
             "  emit(doc.record_id, [typeof doc.name === 'string' ? doc.name : null, taskState(doc),\n"
             "                       typeof doc.node === 'string' ? doc.node : null,\n"
             "                       Array.isArray(doc.after) ? doc.after : null, doc._rev]);\n}")},
+        BRANCH_RECORDS: {"map": (
+            "function (doc) {\n"
+            "  if (doc.type === 'record' && typeof doc.branch === 'string' && typeof doc.created === 'number')\n"
+            "    emit([doc.branch, doc.created, doc._id], null);\n}")},
+        OPEN_BISECTS: {"map": (
+            "function (doc) {\n"
+            "  if (doc.type === 'bisect' && (!doc.state || doc.state === 'new' || doc.state === 'running'))\n"
+            "    emit(typeof doc.created === 'number' ? doc.created : 0, null);\n}")},
     }}
 
 

@@ -53,3 +53,51 @@ def test_the_record_page_orders_a_pipeline_grids_a_matrix_and_shows_skips(projec
     assert "skipped" in browser.texts("#filters .chip")[-1]
     assert browser.text("#record-verdict .pill") == "failed"
     browser.screenshot("record-pipeline")
+
+
+LEVELS = ("import os\nif __name__ == '__channelexec__':\n"
+          "    channel.send({'success': int(os.environ['DIRT_RECORD_ID'][1:]) < 4})\n")
+
+
+def test_the_branches_page_bisects_a_broken_branch_with_one_button(project, app, browser):
+    """c0 passed, c7 failed, c1..c6 never ran: the button finds c4, live."""
+    from dirt_run import BackgroundServer, wait_for
+
+    add_nodes(project, "localhost")
+    project.write_task("check", LEVELS)
+    for i in range(8):
+        project.db.save({"_id": f"c{i}", "type": "record", "branch": "main", "created": 100 + i,
+                         "description": f"commit {i}"})
+    for record in ("c0", "c7"):
+        project.add_task("check", f"{record}-check", record_id=record)
+    with BackgroundServer(project):
+        wait_for(lambda: project.task("c7-check").get("state") == "failed", timeout=60, what="c7's check")
+        browser.open(app + "branches.html")
+        row = "#branches tr[data-branch='main']"
+        assert "broken by c7" in browser.text(row) and "last passed: c0" in browser.text(row)
+        assert "6 records between c0 and c7 did not run" in browser.attrs(f"{row} button.bisect-start", "title")[0]
+        browser.click(f"{row} button.bisect-start")
+        browser.wait(lambda: browser.texts(f"{row} select.bisect-task option") == ["check"], what="the task choice")
+        browser.click(f"{row} button.bisect-go")
+        browser.wait(lambda: "broken by c4" in browser.text(row), timeout=60, what="the bisect's answer on the page")
+        line = browser.text(f"{row} .bisect-state[data-state='done']")
+        assert line == "bisect of check from c0 to c7: first failing record c4"
+        assert browser.attrs(f"{row} .bisect-state a.strong", "href")[0].endswith("record.html?id=c4")
+        assert not browser.texts(f"{row} button.bisect-start")           # nothing untested is left
+        browser.screenshot("branches-bisect")
+    doc = project.db.get("bisect:c0..c7:check")
+    assert doc["state"] == "done" and doc["candidates"] == ["c4"] and doc["branch"] == "main"
+
+
+def test_validate_doc_update_checks_bisect_documents_and_knows_skipped(project, app):
+    import httpx
+
+    db_url = f"{project.couch_url}/{project.dbname}"
+    refused = httpx.post(db_url, json={"type": "bisect", "task": "check", "good": "r0"}, timeout=30)
+    assert refused.status_code == 403 and "bad is missing" in refused.json()["reason"]
+    refused = httpx.post(db_url, json={"type": "bisect", "task": "", "good": "r0", "bad": "r1"}, timeout=30)
+    assert refused.status_code == 403 and "task must be a non-empty string" in refused.json()["reason"]
+    assert httpx.post(db_url, json={"type": "bisect", "task": "check", "good": "r0", "bad": "r1"},
+                      timeout=30).status_code == 201
+    assert httpx.post(db_url, json={"type": "task", "record_id": "r1", "name": "x", "state": "skipped",
+                                    "reason": "build failed"}, timeout=30).status_code == 201
