@@ -29,7 +29,11 @@ Figures, per server (see bench/README.md):
    shown), stopped, then started again, and a task is written as it starts:
    the time from starting the process to that task starting. Target: <= 1 s.
    The server's memory (RSS) once idle is shown for each H.
-4. ssh: per-task cost of a fresh SSH gateway per task (the 2012 original)
+4. printing: the throughput run again with tasks that print 100 lines each,
+   against the no-op run on the same server. Target: <= 1.05x. And long
+   tasks printing a line every 10 ms: how many log writes reach the
+   database per running task per second. Target: <= 1.
+5. ssh: per-task cost of a fresh SSH gateway per task (the 2012 original)
    against dirt's on one kept connection. Target: dirt >= 10x cheaper.
 
 Exit status is 0 whether or not targets are met: this is a measurement.
@@ -78,9 +82,32 @@ if __name__ == '__channelexec__':
     channel.send({"success": True, "t_start": _t_start})
 """
 
+# The same, printing 100 lines (what a build or test runner does, in miniature).
+PRINTER = """\
+import time
+_t_start = time.time()
+if __name__ == '__channelexec__':
+    for i in range(100):
+        print('output line %d of a task that talks' % i)
+    channel.send({"success": True, "t_start": _t_start})
+"""
+# Prints a line every 10 ms for `seconds`: what a long, chatty build streams.
+CHATTY = """\
+import time
+if __name__ == '__channelexec__':
+    kwargs = channel.receive()
+    end = time.time() + kwargs['seconds']
+    while time.time() < end:
+        print('still building %.3f' % time.time(), flush=True)
+        time.sleep(0.01)
+    channel.send({"success": True})
+"""
+
 THROUGHPUT_TARGET = 1.3     # dirt time <= this x floor time
 LATENCY_TARGET = 0.010      # median seconds from write to task start
 STARTUP_TARGET = 1.0        # seconds from `dirt serve` starting to a new task starting
+PRINTING_TARGET = 1.05     # tasks printing 100 lines: <= this x dirt's own no-op time
+WRITES_TARGET = 1.0        # log writes per running task per second
 SSH_TARGET = 10.0           # fresh-gateway per-task cost >= this x dirt's
 FINAL = ("passed", "failed", "error", "cancelled", "skipped")
 
@@ -185,9 +212,9 @@ class Backend:
         return self.client.get(f"{self.base}/{db}/{doc_id}").json()
 
 
-def task_docs(n: int, tag: str, **extra) -> list[dict]:
+def task_docs(n: int, tag: str, name: str = TASK_NAME, **extra) -> list[dict]:
     now = time.time()
-    return [{"_id": f"{tag}-{i:07d}", "type": "task", "record_id": "r1", "name": TASK_NAME, "created": now, **extra}
+    return [{"_id": f"{tag}-{i:07d}", "type": "task", "record_id": "r1", "name": name, "created": now, **extra}
             for i in range(n)]
 
 
@@ -236,6 +263,7 @@ class Bench:
         self.notes: list[str] = []
         self.project_root: Path | None = None
         self.ssh: SshHost | None = None
+        self.noop: dict[str, float] = {}
 
     # -- setup ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -254,6 +282,8 @@ class Bench:
         with open(self.project_root / "settings.py", "a") as f:
             f.write("\nlog_file = None\n")
         (self.project_root / "tasks" / f"{TASK_NAME}.py").write_text(NOOP)
+        (self.project_root / "tasks" / "bench_printer.py").write_text(PRINTER)
+        (self.project_root / "tasks" / "bench_chatty.py").write_text(CHATTY)
 
     def add_localhost(self, backend: Backend, db: str) -> int:
         env = dict(os.environ, DIRT_COUCHDB_HOST=backend.url, DIRT_COUCHDB_DBNAME=db,
@@ -285,6 +315,7 @@ class Bench:
             res = self.run_until_final(backend, db, task_docs(n, "t"))
         finally:
             serve.stop()
+        self.noop[backend.name] = res["elapsed"]
         floor = self.floor(backend, n, slots)
         ratio = res["elapsed"] / floor
         say(f"  {backend.name}: dirt {n} tasks in {res['elapsed']:.2f}s {res['states']}; floor {floor:.2f}s")
@@ -295,6 +326,46 @@ class Bench:
                           f"{ratio:.2f}x floor (<= {THROUGHPUT_TARGET}x)", "PASS" if ok else "FAIL"))
         if res["states"].get("passed") != n:
             self.notes.append(f"{backend.name} throughput: not every task passed: {res['states']}")
+
+    def printing(self, backend: Backend) -> None:
+        """Tasks that print 100 lines each, against the no-op run just before on the same server."""
+        n = self.args.tasks
+        db = backend.new_db("printing")
+        slots = self.add_localhost(backend, db)
+        serve = Serve(self, backend, db, self.tmp / f"serve-{db}.log")
+        try:
+            serve.wait_for("node localhost connected", timeout=120)
+            self.run_until_final(backend, db, task_docs(4 * slots, "warm", name="bench_printer"))
+            res = self.run_until_final(backend, db, task_docs(n, "p", name="bench_printer"))
+            # a few long chatty tasks: how often their output is written
+            seconds = 3.0 if self.args.quick else 6.0
+            docs = task_docs(slots, "c", name="bench_chatty", kwargs={"seconds": seconds})
+            t0 = time.time()
+            backend.bulk(db, docs)
+            seen: set[str] = set()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                rows = backend.client.get(f"{backend.base}/{db}/_all_docs",
+                                          params={"startkey": '"log:c-"', "endkey": '"log:c-\ufff0"'}).json()["rows"]
+                seen.update(row["id"] for row in rows)
+                if all(d.get("state") in FINAL for d in backend.fetch(db, [d["_id"] for d in docs])):
+                    break
+                time.sleep(0.05)
+        finally:
+            serve.stop()
+        noop = self.noop.get(backend.name)
+        ratio = res["elapsed"] / noop if noop else float("nan")
+        rate = len(seen) / (slots * seconds)
+        say(f"  {backend.name}: printing {n} tasks in {res['elapsed']:.2f}s vs no-op {noop}; "
+            f"{len(seen)} log writes for {slots} tasks over {seconds:g} s")
+        self.rows.append((f"{backend.name}: throughput, tasks printing 100 lines",
+                          f"{res['elapsed']:.2f} s ({n / res['elapsed']:.0f}/s)",
+                          f"no-op tasks: {noop:.2f} s" if noop else "-",
+                          f"{ratio:.2f}x no-op (<= {PRINTING_TARGET}x)",
+                          "PASS" if ratio <= PRINTING_TARGET and res["states"].get("passed") == n else "FAIL"))
+        self.rows.append((f"{backend.name}: log writes while tasks print every 10 ms",
+                          f"{rate:.2f} per task per second", "-", f"<= {WRITES_TARGET:g}",
+                          "PASS" if rate <= WRITES_TARGET else "FAIL"))
 
     def run_until_final(self, backend: Backend, db: str, docs: list[dict], timeout: float = 600) -> dict:
         ids = [d["_id"] for d in docs]
@@ -524,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         bench.start()
-        phases = [(bench.throughput, b) for b in bench.backends] + [(bench.latency, b) for b in bench.backends]
+        phases = [(phase, b) for b in bench.backends for phase in (bench.throughput, bench.printing)]
+        phases += [(bench.latency, b) for b in bench.backends]
         if not args.skip_startup:
             phases += [(bench.startup, b) for b in bench.backends]
         if not args.skip_ssh:

@@ -19,13 +19,14 @@ import logging
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from . import documents
+from . import __version__, documents
 from .documents import TaskState
 from .errors import DirtError, NodeUnreachable
 from .events import NodeDown, RunFinished
+from .output import AttemptLog, LogStreamer
 from .runner import NodeConnection, NoResult, RunHandle, Shipment, TaskCrashed, TaskRaised, TaskTimedOut
 from .settings import Settings
 from .taskdoc import TaskDoc
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 ERROR = TaskState.ERROR.value
 SHORT_TASK = 1.0        # seconds: tasks shorter than this are claimed ahead of a free slot
 AHEAD = 0.05            # seconds of work per slot to hold claimed ahead, for short tasks
+MAX_TIMEOUT = 10 * 365 * 86400.0   # seconds: a longer timeout (1e300 is valid JSON) means "none", in practice
 MAX_AHEAD = 16          # at most this many claimed ahead per slot
 
 
@@ -56,6 +58,7 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
     counts: bool = False
     started: float | None = None
+    attempt: dict[str, Any] = field(default_factory=dict)    # fields of the attempt's entry: log, provenance
 
 
 @dataclass(eq=False)
@@ -67,6 +70,7 @@ class Run:
     attempt: int
     code: Shipment
     handle: RunHandle = field(default_factory=RunHandle)
+    log: AttemptLog | None = None    # its captured output, once it started
     stop: Outcome | None = None      # set when it is stopped from outside: how it then ends
     outcome: Outcome | None = None
     in_slot: bool = False            # taken by a slot (started, or about to be)
@@ -84,19 +88,32 @@ class Run:
 
 
 class Executor:
-    """Runs one attempt on its node and says how it ended (never raises)."""
+    """Runs one attempt on its node and says how it ended (never raises).
+
+    The outcome carries the attempt's captured output (attached to the task)
+    and its provenance: the sha256 of the module shipped, dirt's version, the
+    node's Python and platform, and the kwargs as sent.
+    """
 
     def __init__(self, settings: Settings, project_name: str, connection: Callable[[str], NodeConnection | None],
-                 events: Any, output: Callable[[Run], Callable | None] | None = None,
+                 events: Any, streamer: LogStreamer | None = None,
                  handoff: Callable[[Run], dict[str, str]] | None = None):
         self.settings = settings
         self.project_name = project_name
         self.connection = connection
         self.events = events
-        self.output = output or (lambda run: None)
+        self.streamer = streamer
         self.handoff = handoff       # more environment for a run (dirt.handoff: what its dependencies returned)
 
     def execute(self, run: Run) -> Outcome:
+        task = run.task
+        run.log = AttemptLog(task.id, task.record_id, run.attempt, run.node, self.settings.log_max_bytes)
+        if self.streamer is not None:
+            self.streamer.follow(run.log)
+        outcome = self._run(run)
+        return self._with_log(run, outcome)
+
+    def _run(self, run: Run) -> Outcome:
         task = run.task
         env = {"DIRT_TASK_ID": task.id, "DIRT_RECORD_ID": task.record_id or "", "DIRT_PROJECT": self.project_name}
         if self.handoff is not None:
@@ -105,13 +122,13 @@ class Executor:
             except DirtError as exc:
                 return Outcome("requeue", "not_started", "could not read what the tasks it runs after returned "
                                f"({exc})", counts=False)
-        timeout = task.timeout or self.settings.task_timeout
+        timeout = min(task.timeout or self.settings.task_timeout, MAX_TIMEOUT)
         conn = self.connection(run.node)
         try:
             if conn is None:
                 raise NodeUnreachable(run.node, "not connected")
             returned = conn.run_task(task.id, run.code, task.kwargs, timeout, env, handle=run.handle,
-                                     on_output=self.output(run))
+                                     on_output=run.log.add)
         except TaskRaised as exc:
             return Outcome("final", "raised", str(exc), ERROR, started=run.handle.started,
                            extra={"traceback": exc.traceback, "results": {"success": False, "reason": str(exc)}})
@@ -146,6 +163,29 @@ class Executor:
             extra["_attachments"] = attachments
         return Outcome("final", state, results.get("reason") if isinstance(results.get("reason"), str) else None,
                        state, extra=extra, started=run.handle.started)
+
+    def _with_log(self, run: Run, outcome: Outcome) -> Outcome:
+        """The outcome with the attempt's log attached and its provenance recorded."""
+        if outcome.kind == "drop" or run.handle.started is None:
+            if run.log is not None:
+                run.log.final()
+            return outcome
+        cut_short = outcome.reason if outcome.kind != "final" or outcome.outcome in CUT_SHORT else None
+        attempt = dict(outcome.attempt)
+        worker = run.handle.worker
+        attempt["provenance"] = {"sha256": run.code.sha256, "dirt": __version__,
+                                 "python": worker.python if worker else None,
+                                 "platform": worker.platform if worker else None, "kwargs": run.task.kwargs}
+        extra = dict(outcome.extra)
+        written = run.log.final(cut_short) if run.log is not None else None
+        if written is not None:
+            files, attempt["log"] = written
+            extra["_attachments"] = {**(extra.get("_attachments") or {}), **files}
+        return replace(outcome, extra=extra, attempt=attempt)
+
+
+# Outcomes of a final attempt that stopped the task before it ended by itself: its log says so.
+CUT_SHORT = ("timeout", "crashed")
 
 
 class Slots:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
+import time
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -242,3 +244,68 @@ class BadgeWriter:
         log.info("badge of branch %s: %s (record %s)", fields["branch"], MESSAGES[fields["state"]],
                  fields["record_id"])
         return True
+
+
+class BadgeUpdater:
+    """Keeps badges current from a running server, off its loop.
+
+    :meth:`task_final` takes every task that became final (never blocks); a
+    thread of its own updates each record's branch at most every ``every``
+    seconds, so a burst of finished tasks costs one update per record. Where
+    the web app is not pushed (its views are missing) it says so once, and
+    tries again only after ``retry_after`` seconds.
+    """
+
+    def __init__(self, writer: BadgeWriter, every: float = 2.0, retry_after: float = 600.0):
+        self.writer = writer
+        self.every = every
+        self.retry_after = retry_after
+        self._due: dict[str, float] = {}      # record id -> when to update it
+        self._cond = threading.Condition()
+        self._closed = False
+        self._paused_until = 0.0
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="badges")
+        self._thread.start()
+
+    def task_final(self, doc: dict) -> None:
+        record_id = doc.get("record_id")
+        if not isinstance(record_id, str) or not record_id:
+            return
+        with self._cond:
+            self._due.setdefault(record_id, time.monotonic() + self.every)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._ready():
+                    soonest = min(self._due.values(), default=time.monotonic() + 3600)
+                    self._cond.wait(max(0.05, max(soonest, self._paused_until) - time.monotonic()))
+                if self._closed:
+                    return
+                now = time.monotonic()
+                ready = [r for r, due in self._due.items() if due <= now]
+                for record_id in ready:
+                    del self._due[record_id]
+            for record_id in ready:
+                try:
+                    self.writer.record_finished(record_id)
+                except BadgeError as exc:
+                    log.info("badges not updated: %s (they are kept once the web app is pushed)", exc)
+                    self._paused_until = time.monotonic() + self.retry_after
+                    with self._cond:
+                        self._due.clear()
+                    break
+                except DirtError as exc:
+                    log.warning("badges of record %s not updated: %s", record_id, exc)
+                except Exception:   # badges must never stop the server
+                    log.exception("badges of record %s not updated", record_id)
+
+    def _ready(self) -> bool:
+        now = time.monotonic()
+        return now >= self._paused_until and any(due <= now for due in self._due.values())

@@ -190,6 +190,42 @@ def serve(project_dir: Path | None, until_idle: bool, embedded: bool, verbose: b
     log.info("dirt serve stopped")
 
 
+LOG_EXIT_CODES = {"passed": 0, "failed": 1, "error": 5, "cancelled": 6, "skipped": 7}
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--attempt", type=click.IntRange(1), default=None, help="Which attempt (default: the latest).")
+@click.option("-f", "--follow", is_flag=True,
+              help="Print new lines as the task prints them, until the attempt ends.")
+@project_option
+def logs(task_id: str, attempt: int | None, follow: bool, project_dir: Path | None) -> None:
+    """Print what task TASK_ID printed (its stdout and stderr, and its programs').
+
+    \b
+    The latest attempt unless --attempt N. With -f, follow a running task
+    (or wait for a waiting one) until its attempt ends. The exit code says
+    how the task ended: 0 passed, 1 failed, 5 error, 6 cancelled, 7 skipped;
+    without -f, 0 while it still runs or waits.
+    """
+    from .output import follow as follow_log
+    from .output import read
+
+    project = load_project(project_dir)
+    db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
+    if follow:
+        reading = follow_log(db, task_id, attempt, click.echo)
+    else:
+        reading = read(db, task_id, attempt)
+        for _, text in reading.lines:
+            click.echo(text)
+    if not reading.lines:
+        click.echo(f"(task {task_id}: no output" + (f" in attempt {reading.attempt})" if reading.attempt else
+                                                    " yet: it has not run)"), err=True)
+    if follow or reading.ended:
+        sys.exit(LOG_EXIT_CODES.get(reading.state, 0))
+
+
 @cli.command()
 @project_option
 def status(project_dir: Path | None) -> None:

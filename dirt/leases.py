@@ -27,6 +27,11 @@ def lost_server(task: TaskDoc, watch: ServerWatch, now: float) -> str | None:
         return "it was marked running without a lease (no dirt server holds it)"
     alive = watch.alive(lease.server, now)
     if alive is None:
+        # A server that never wrote a heartbeat here: its lease's own expiry
+        # counts. dirt writes claim time + lease_seconds, so one far in the
+        # future was not written by a claim (hand-edited): it holds nothing.
+        if lease.expires > now + 2 * watch.lease_seconds + 60:
+            return f"its lease (held by {lease.server}) expires implausibly far ahead; no dirt server holds it"
         return f"dirt server {lease.server} stopped renewing its lease" if lease.expires <= now else None
     if not alive:
         return f"dirt server {lease.server} stopped renewing its lease"

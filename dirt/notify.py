@@ -13,13 +13,12 @@ only puts the document on a queue. A worker thread decides what to send and
 *claims* each notification by creating a document with a deterministic id
 (``notification:<kind>:<task or record id>:<completion time in ms>``) with a
 plain PUT: a 409 means another server (or this one, before a restart) already
-has it, so each notification is sent once however many ``dirt serve`` run. The
-claim document then records the outcome: ``sent``, or ``failed`` with the
-error after ``notify_retries`` retries (doubling delays from
-``notify_retry_delay``), or ``sending``/``retrying`` with a lease (``expires``)
-while that is under way. Sender threads do the sending, so one slow server
-delays no other notification. A claim whose server died is taken over by any
-notifier once its lease has run out.
+has it, so each notification is sent once however many ``dirt serve`` run.
+:class:`~dirt.delivery.Deliveries` sends what was claimed and records on the
+claim document how that went. A claim whose server died is taken over by any
+notifier once its lease has run out. What the messages say is in
+:mod:`dirt.notices`. :meth:`Notifier.step` is one round of the worker, for
+tests that drive it.
 
 So that nothing is lost when a ``dirt serve`` stops between finishing a task
 and claiming its notifications, the worker also sweeps: at start it looks at
@@ -31,9 +30,6 @@ tasks of a record are finished, live in the design document
 """
 from __future__ import annotations
 
-import copy
-import heapq
-import itertools
 import logging
 import os
 import queue
@@ -42,24 +38,20 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
-from urllib.parse import quote
 
 from . import channels, documents
-from .channels import DeliveryError, SmtpConfig
-from .couch import Database, split_credentials
+from .couch import Database
+from .delivery import Deliveries
 from .documents import TaskState, state_rule_js
 from .errors import Conflict, CouchError, NotFound
-from .plural import plural
+from .notices import (COMMIT_STATUS, FAILURE, STATUS_CONTEXT, WEBHOOK, RecordSummary, completion_ms, describe,
+                      failure_email, notification_id, record_url)
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 DESIGN_ID = "_design/dirt-notify"
-FAILURE, WEBHOOK, COMMIT_STATUS = "failure", "webhook", "commit_status"
-STATUS_CONTEXT = "dirt"
-OUTCOME_ORDER = ("failed", "error", "cancelled", "skipped", "passed")   # a record's outcome: the first one present
 VIEW_TIMEOUT = 600.0        # a view's first build over a big database takes a while
 SEEN_LIMIT = 50_000
 
@@ -86,128 +78,6 @@ def views() -> dict:
     }
 
 
-# -- what is said -------------------------------------------------------------------------------
-
-def web_base_url(settings: Settings) -> str:
-    """The web app's URL, ending in ``/``: ``web_url``, or the design document's on the CouchDB server."""
-    if settings.web_url:
-        return settings.web_url.rstrip("/") + "/"
-    base = split_credentials(settings.couchdb_host)[0]   # never a password in a link
-    return f"{base}/{quote(settings.couchdb_dbname, safe='')}/_design/{quote(settings.project_name, safe='')}/"
-
-
-def record_url(settings: Settings, record_id: str) -> str:
-    """The record's page in the web app."""
-    return f"{web_base_url(settings)}record.html?id={quote(record_id, safe='')}"
-
-
-def completion_ms(doc: Mapping) -> int:
-    """When a task became final, in whole milliseconds: part of its notifications' ids."""
-    completed = doc.get("completed")
-    if isinstance(completed, (int, float)) and not isinstance(completed, bool):
-        return int(round(completed * 1000))
-    return 0
-
-
-def notification_id(kind: str, subject_id: str, ms: int) -> str:
-    return f"notification:{kind}:{subject_id}:{ms}"
-
-
-def failure_reason(doc: Mapping) -> str:
-    reason = doc.get("reason")
-    if isinstance(reason, str) and reason.strip():
-        return reason.strip()
-    results = doc.get("results")
-    if isinstance(results, dict) and isinstance(results.get("reason"), str) and results["reason"].strip():
-        return results["reason"].strip()
-    if documents.task_state(dict(doc)) == TaskState.FAILED.value:
-        return "the task returned success: false"
-    return "no reason was recorded"
-
-
-def failure_email(doc: Mapping, record: Mapping, settings: Settings) -> dict:
-    """``{to, subject, body}`` of the e-mail about a failed or errored task."""
-    project = settings.project_name
-    state = documents.task_state(dict(doc))
-    name = str(doc.get("name") or "?")
-    record_id = str(doc.get("record_id") or "?")
-    node = str(doc.get("node") or "") or "(none: it did not start on a node)"
-    description = record.get("description")
-    what = "failed" if state == TaskState.FAILED.value else "ended in error"
-    lines = [
-        f"Task {name} of record {record_id} {what}.",
-        "",
-        f"Record:  {record_id}" + (f" ({' '.join(str(description).split())})" if description else ""),
-        f"Task:    {doc.get('_id')} ({name})",
-        f"Node:    {node}",
-        f"State:   {state}",
-        f"Reason:  {failure_reason(doc)}",
-        "",
-        f"Record page: {record_url(settings, record_id)}",
-    ]
-    traceback = doc.get("traceback")
-    if isinstance(traceback, str) and traceback.strip():
-        lines += ["", "Traceback:", traceback.rstrip()[-4000:]]
-    lines += ["", "-- ", f"dirt, project {project}"]
-    on = f" on {doc['node']}" if doc.get("node") else ""
-    return {"to": list(settings.notify_list), "subject": f"[{project}] {name} {state}{on} (record {record_id})",
-            "body": "\n".join(lines) + "\n"}
-
-
-@dataclass
-class RecordSummary:
-    """A record and the states of its tasks (as the ``tasks_by_record`` view has them)."""
-
-    record_id: str
-    record: dict
-    tasks: list[dict]       # {id, name, state, node, completed}
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.tasks) and all(t["state"] in documents.FINAL_STATES for t in self.tasks)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for task in self.tasks:
-            counts[task["state"]] = counts.get(task["state"], 0) + 1
-        return counts
-
-    @property
-    def outcome(self) -> str:
-        counts = self.counts
-        return next((state for state in OUTCOME_ORDER if counts.get(state)), "passed")
-
-    @property
-    def finished_ms(self) -> int:
-        return max((completion_ms(t) for t in self.tasks), default=0)
-
-    @property
-    def commit(self) -> tuple[Any, Any]:
-        """The record's (sha, repository), either possibly None."""
-        return self.record.get("sha") or self.record.get("commit"), self.record.get("repository")
-
-    def describe_counts(self) -> str:
-        counts = self.counts
-        return ", ".join(f"{counts[s]} {s}" for s in ("passed", "failed", "error", "cancelled", "skipped")
-                         if counts.get(s))
-
-    def webhook_body(self, settings: Settings) -> dict:
-        record = {k: v for k, v in self.record.items() if k not in ("_rev", "_attachments")}
-        return {
-            "event": "record.finished",
-            "project": settings.project_name,
-            "record_id": self.record_id,
-            "outcome": self.outcome,
-            "counts": self.counts,
-            "total": len(self.tasks),
-            "finished": self.finished_ms / 1000,
-            "url": record_url(settings, self.record_id),
-            "record": record,
-            "tasks": self.tasks,
-        }
-
-
 # -- the notifier ----------------------------------------------------------------------------------
 
 class Notifier:
@@ -229,15 +99,11 @@ class Notifier:
         self.server_id = server_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.sweep_interval = sweep_interval
         self.catch_up = catch_up
-        self.smtp = SmtpConfig.from_settings(settings, self.environ)
         self.lease = max(60.0, 3 * settings.notify_timeout)
-        self._senders = senders
+        self.deliveries = Deliveries(db, settings, self.environ, self.lease, clock, senders)
         self._inbox: "queue.Queue[tuple[str, Any]]" = queue.Queue()
-        self._outbox: "queue.Queue[dict | None]" = queue.Queue()
-        self._retries: list[tuple[float, int, dict]] = []     # (due, n, claim), a heap
-        self._counter = itertools.count()
         self._cv = threading.Condition()
-        self._busy = 0                  # finals and claims taken in but not yet done with
+        self._busy = 0                  # finals handed in but not yet decided
         self._ready = False             # the first sweep has run
         self._closing = False
         self._threads: list[threading.Thread] = []
@@ -259,16 +125,14 @@ class Notifier:
         if not self.enabled or self._threads:
             return self
         s = self.settings
-        if s.commit_status and not self.environ.get(self._token_env()):
+        if s.commit_status and not self.environ.get(self.deliveries.token_env()):
             log.warning("commit_status is %s but the environment variable %s is not set: "
-                        "commit statuses will fail", s.commit_status, self._token_env())
+                        "commit statuses will fail", s.commit_status, self.deliveries.token_env())
         self._swept_until = self.clock() - self.catch_up
         worker = threading.Thread(target=self._work, name="notify", daemon=True)
         self._threads.append(worker)
-        for n in range(self._senders):
-            self._threads.append(threading.Thread(target=self._send_loop, name=f"notify-send-{n}", daemon=True))
-        for thread in self._threads:
-            thread.start()
+        worker.start()
+        self.deliveries.start()
         return self
 
     def task_final(self, doc: dict) -> None:
@@ -283,8 +147,11 @@ class Notifier:
         """Wait until everything handed in so far is sent, failed or given up; whether it was."""
         if not self._threads:
             return True
+        deadline = time.monotonic() + timeout
         with self._cv:
-            return self._cv.wait_for(lambda: self._ready and self._busy == 0 and not self._retries, timeout)
+            if not self._cv.wait_for(lambda: self._ready and self._busy == 0, timeout):
+                return False
+        return self.deliveries.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def close(self, timeout: float | None = None) -> None:
         """Finish what is under way (up to ``timeout``, default notify_timeout + 5 s), then stop.
@@ -301,47 +168,48 @@ class Notifier:
         with self._cv:
             self._cv.wait_for(lambda: self._busy == 0, max(0.0, deadline - time.monotonic()))
             self._closing = True
-            retries, self._retries = self._retries, []
-        for _, _, claim in retries:
-            self._release(claim)
-        for _ in range(self._senders):
-            self._outbox.put(None)
-        for thread in self._threads[1:]:
-            thread.join(max(0.1, deadline - time.monotonic()))
+        self.deliveries.close(deadline)
         self._threads = []
 
     # -- the worker: decide and claim ----------------------------------------------------------------
     def _work(self) -> None:
-        while True:
-            now = self.clock()
-            if now >= self._next_sweep:
-                self._next_sweep = now + self.sweep_interval
-                try:
-                    self._sweep()
-                except CouchError as exc:
-                    self._warn_once(f"notifications: cannot look for unsent notifications yet ({exc})")
-                except Exception:
-                    log.exception("notifications: sweep failed")
-                finally:
-                    with self._cv:
-                        self._ready = True
-                        self._cv.notify_all()
-            self._start_due_retries()
+        while self.step():
+            pass
+
+    def step(self, now: float | None = None, timeout: float = 0.2) -> bool:
+        """One round of the notifier: sweep when due, restart due retries, then
+        decide the notifications of the next finished task handed in (waiting
+        up to ``timeout`` for one). False once :meth:`close` asked it to stop."""
+        now = self.clock() if now is None else now
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_interval
             try:
-                kind, payload = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if kind == "stop":
-                return
-            try:
-                self._handle_final(payload)
+                self._sweep()
             except CouchError as exc:
-                log.warning("Task %s: notifications not decided yet (%s); the next sweep tries again",
-                            payload.get("_id"), exc)
+                self._warn_once(f"notifications: cannot look for unsent notifications yet ({exc})")
             except Exception:
-                log.exception("Task %s: could not decide its notifications", payload.get("_id"))
+                log.exception("notifications: sweep failed")
             finally:
-                self._done()
+                with self._cv:
+                    self._ready = True
+                    self._cv.notify_all()
+        self.deliveries.start_due_retries(now)
+        try:
+            kind, payload = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return True
+        if kind == "stop":
+            return False
+        try:
+            self._handle_final(payload)
+        except CouchError as exc:
+            log.warning("Task %s: notifications not decided yet (%s); the next sweep tries again",
+                        payload.get("_id"), exc)
+        except Exception:
+            log.exception("Task %s: could not decide its notifications", payload.get("_id"))
+        finally:
+            self._done()
+        return True
 
     def _handle_final(self, doc: dict) -> None:
         state = documents.task_state(doc)
@@ -446,7 +314,7 @@ class Notifier:
         except Conflict:
             log.debug("%s: already claimed", describe(claim))
             return
-        self._queue_send(saved)
+        self.deliveries.send(saved)
 
     # -- the sweep ------------------------------------------------------------------------------------
     def _sweep(self) -> None:
@@ -498,7 +366,7 @@ class Notifier:
         except Conflict:
             return
         log.info("%s: taking over from %s, which did not finish it", describe(claim), previous)
-        self._queue_send(saved)
+        self.deliveries.send(saved)
 
     def _existing(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -532,152 +400,11 @@ class Notifier:
             self._views_ready = False   # someone deleted the design document: put it back next time
             raise
 
-    # -- retries ---------------------------------------------------------------------------------
-    def _start_due_retries(self) -> None:
-        now = self.clock()
-        while True:
-            with self._cv:
-                if not self._retries or self._retries[0][0] > now:
-                    return
-                _, _, claim = heapq.heappop(self._retries)
-                self._busy += 1     # counted as a send from here on, so wait_idle never sees a gap
-            claim.update(state="sending", expires=now + self.lease)
-            try:
-                saved = self.db.save(claim)
-            except Conflict:
-                log.info("%s: another server took it over", describe(claim))
-                self._done()
-                continue
-            except CouchError as exc:
-                log.warning("%s: cannot renew the claim yet (%s)", describe(claim), exc)
-                claim["expires"] = now + 5
-                with self._cv:
-                    heapq.heappush(self._retries, (now + 5, next(self._counter), claim))
-                self._done()
-                continue
-            self._outbox.put(saved)
-
-    def _release(self, claim: dict) -> None:
-        """Leave a claim for the next notifier (lease expired now)."""
-        claim["expires"] = self.clock()
-        try:
-            self.db.save(claim)
-        except CouchError:
-            pass    # its lease runs out on its own
-
-    # -- senders -----------------------------------------------------------------------------------
-    def _queue_send(self, claim: dict) -> None:
-        with self._cv:
-            self._busy += 1
-        self._outbox.put(claim)
-
+    # -- small things -------------------------------------------------------------------------------
     def _done(self) -> None:
         with self._cv:
             self._busy -= 1
             self._cv.notify_all()
-
-    def _send_loop(self) -> None:
-        while True:
-            claim = self._outbox.get()
-            if claim is None:
-                return
-            try:
-                if self._closing:
-                    self._release(claim)
-                else:
-                    self._deliver(claim)
-            except Exception:
-                log.exception("%s: could not be sent", describe(claim))
-            finally:
-                self._done()
-
-    def _deliver(self, claim: dict) -> None:
-        tries = int(claim.get("tries") or 0) + 1
-        try:
-            self._send(claim)
-        except DeliveryError as exc:
-            error, permanent = str(exc), exc.permanent
-        except Exception as exc:    # a bug must not leave the claim "sending" forever
-            log.exception("%s: unexpected failure", describe(claim))
-            error, permanent = f"{type(exc).__name__}: {exc}", True
-        else:
-            claim.update(state="sent", tries=tries, sent=self.clock())
-            claim.pop("error", None)
-            claim.pop("next_try", None)
-            if self._record_outcome(claim):
-                log.info("%s sent", describe(claim))
-            return
-        retries = self.settings.notify_retries
-        if permanent or tries > retries:
-            claim.update(state="failed", tries=tries, error=error, failed=self.clock())
-            claim.pop("next_try", None)
-            self._record_outcome(claim)
-            why = "it cannot succeed" if permanent else plural(tries, "try", "tries")
-            log.error("%s failed, giving up after %s: %s", describe(claim), why, error)
-            return
-        delay = self.settings.notify_retry_delay * 2 ** (tries - 1)
-        now = self.clock()
-        claim.update(state="retrying", tries=tries, error=error, next_try=now + delay,
-                     expires=now + delay + self.lease)
-        saved = self._record_outcome(claim)
-        log.warning("%s failed (try %d of %d): %s; retrying in %g s", describe(claim), tries, retries + 1,
-                    error, delay)
-        if saved is not None:
-            with self._cv:
-                heapq.heappush(self._retries, (now + delay, next(self._counter), saved))
-
-    def _record_outcome(self, claim: dict) -> dict | None:
-        """Save the claim's new state; keep trying while the database is unreachable.
-
-        Not saving "sent" would let another server send it again once the
-        lease runs out, so this tries for most of the lease.
-        """
-        deadline = time.monotonic() + self.lease / 2
-        delay = 0.5
-        while True:
-            try:
-                return self.db.save(copy.deepcopy(claim))
-            except Conflict:
-                log.warning("%s: another server took it over meanwhile", describe(claim))
-                return None
-            except CouchError as exc:
-                if time.monotonic() > deadline:
-                    log.error("%s: could not record that it was %s (%s)", describe(claim), claim["state"], exc)
-                    return None
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    def _send(self, claim: dict) -> None:
-        kind, message, s = claim.get("kind"), claim.get("message") or {}, self.settings
-        if kind == FAILURE:
-            refused = channels.send_email(message.get("to") or [], message.get("subject", ""),
-                                          message.get("body", ""), smtp=self.smtp)
-            if refused:
-                log.warning("%s: the SMTP server refused %s", describe(claim), ", ".join(refused))
-        elif kind == WEBHOOK:
-            if not s.webhook_url:
-                raise DeliveryError("webhook_url is not set (any more)", permanent=True)
-            channels.post_json(s.webhook_url, message.get("body"), timeout=s.notify_timeout,
-                               headers={"X-Dirt-Event": "record.finished", "X-Dirt-Delivery": claim["_id"]})
-        elif kind == COMMIT_STATUS:
-            service = message.get("service")
-            if service != s.commit_status:
-                raise DeliveryError(f"commit_status is not {service!r} (any more)", permanent=True)
-            token = self.environ.get(self._token_env())
-            if not token:
-                raise DeliveryError(f"no token: the environment variable {self._token_env()} is not set",
-                                    permanent=True)
-            channels.post_commit_status(service, s.commit_status_api, message["repository"], message["sha"],
-                                        state=message["state"], description=message["description"],
-                                        target_url=message["target_url"], context=message["context"],
-                                        token=token, timeout=s.notify_timeout)
-        else:
-            raise DeliveryError(f"unknown kind of notification {kind!r}", permanent=True)
-
-    # -- small things -------------------------------------------------------------------------------
-    def _token_env(self) -> str:
-        s = self.settings
-        return s.commit_status_token_env or channels.COMMIT_STATUS_TOKEN_ENVS.get(s.commit_status, "")
 
     def _remember(self, key: tuple) -> None:
         self._seen[key] = None
@@ -690,14 +417,3 @@ class Notifier:
             log.warning("%s", message)
 
 
-def describe(claim: Mapping) -> str:
-    """How a notification is named in the log (never with a URL or token)."""
-    kind = claim.get("kind")
-    if kind == FAILURE:
-        return f"Task {claim.get('task_id')}: failure e-mail"
-    if kind == WEBHOOK:
-        return f"Record {claim.get('record_id')}: webhook"
-    if kind == COMMIT_STATUS:
-        message = claim.get("message") or {}
-        return f"Record {claim.get('record_id')}: {message.get('service')} commit status"
-    return f"notification {claim.get('_id')}"

@@ -47,12 +47,16 @@ def outcome_document(task: TaskDoc, outcome: Outcome, now: float, max_attempts: 
     """The next revision of ``task`` recording ``outcome`` (None: write nothing)."""
     if outcome.kind == "final":
         return transitions.ended(task, outcome.state, outcome.outcome, outcome.reason, now, outcome.extra,
-                                 started=outcome.started)
+                                 started=outcome.started, attempt_fields=outcome.attempt)
     if outcome.kind == "requeue":
         return transitions.requeued(task, outcome.outcome, outcome.reason, now, outcome.counts, max_attempts,
-                                    started=outcome.started)
+                                    started=outcome.started, extra=outcome.extra, attempt_fields=outcome.attempt)
     if outcome.kind == "cancelled" and task.state == CANCELLED:
-        return transitions.ended(task, CANCELLED, "cancelled", outcome.reason, now, started=outcome.started)
+        doc = transitions.ended(task, CANCELLED, "cancelled", outcome.reason, now, outcome.extra,
+                                started=outcome.started, attempt_fields=outcome.attempt)
+        if task.reason:             # the canceller's own words on why, if any, stay
+            doc["reason"] = task.reason
+        return doc
     return None
 
 

@@ -134,7 +134,7 @@ class TaskChannel(object):
 
 
 class Capture(object):
-    """fds 1 and 2 into a pipe while a task runs; chunks sent on `output`, at most every 0.25 s."""
+    """fds 1 and 2 into a pipe while a task runs; what comes is sent on `output` every 0.25 s."""
 
     def __init__(self, task_id):
         self.task_id = task_id
@@ -146,36 +146,42 @@ class Capture(object):
         os.close(write_fd)
         self.pending = []
         self.lock = threading.Lock()
+        self.done = threading.Event()
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.thread = threading.Thread(target=self.read)
         self.thread.daemon = True
         self.thread.start()
+        self.ticker = threading.Thread(target=self.tick)
+        self.ticker.daemon = True
+        self.ticker.start()
 
     def read(self):
-        last = 0.0
         while True:
             try:
                 data = os.read(self.read_fd, 65536)
             except OSError:
                 data = b""
-            now = time.time()
             text = self.decoder.decode(data, final=not data)
             with self.lock:
                 if text:
-                    self.pending.append((now, text))
-                if not data or now - last >= 0.25:
-                    last = now
-                    self.flush_locked()
+                    self.pending.append((time.time(), text))
             if not data:
+                self.done.set()
+                self.flush()
                 return
 
-    def flush_locked(self):
-        if self.pending:
+    def tick(self):
+        while not self.done.wait(0.25):
+            self.flush()
+
+    def flush(self):
+        with self.lock:
             chunks, self.pending = self.pending, []
-            try:
-                output.send((self.task_id, chunks))
-            except Exception:
-                pass
+            if chunks:
+                try:
+                    output.send((self.task_id, chunks))
+                except Exception:
+                    pass
 
     def stop(self):
         try:
@@ -188,6 +194,9 @@ class Capture(object):
         self.thread.join(5.0)
         if not self.thread.is_alive():   # else a process the task left behind holds the pipe: leave it be
             os.close(self.read_fd)
+        else:
+            self.done.set()
+            self.flush()
 
 
 codes = {}
@@ -204,7 +213,8 @@ while True:
     sys.path[:] = orig_path
     workdir[0] = tempfile.mkdtemp(prefix="dirt-task-")
     os.chdir(workdir[0])
-    os.environ.update(job["env"])
+    for key, value in job["env"].items():
+        os.environ[key] = value.replace("\0", "")   # an environment cannot hold NUL
     task_channel = TaskChannel(job["kwargs"], channel.gateway)
     capture = Capture(job["id"]) if job.get("capture") else None
     reply = None

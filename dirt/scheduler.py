@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-from . import snapshot, transitions
+from . import output, snapshot, transitions
 from .attempts import Executor, Outcome, Run, Slots
 from .couch import Database
 from .documents import TaskState, is_node, is_task
@@ -44,6 +44,7 @@ from .heartbeat import Heartbeat, ServerWatch, is_server
 from .leases import lost_server
 from .nodepool import NodePool
 from .outcomes import OutcomeWriter
+from .output import LogStreamer
 from .pipeline import Pipelines
 from .placement import Placer
 from .plural import plural
@@ -66,7 +67,7 @@ class Scheduler:
     def __init__(self, db: Database, project: Project, *, server_id: str, events: "queue.Queue[Any]",
                  writer: GroupCommit, pool: NodePool, waiting: WaitingQueue, placer: Placer,
                  executor: Executor, outcomes: OutcomeWriter, heartbeat: Heartbeat, watch: ServerWatch,
-                 taskfiles: TaskFiles, clock: Callable[[], float] = time.time,
+                 taskfiles: TaskFiles, streamer: LogStreamer, clock: Callable[[], float] = time.time,
                  on_final: Callable[[dict], None] | None = None, pipelines: Pipelines | None = None):
         self.db = db
         self.project = project
@@ -82,6 +83,7 @@ class Scheduler:
         self.heartbeat = heartbeat
         self.watch = watch
         self.taskfiles = taskfiles
+        self.streamer = streamer
         self.clock = clock
         self.on_final = on_final
         self.pipelines = pipelines or Pipelines()   # records whose tasks run after others (dirt.pipeline)
@@ -214,6 +216,7 @@ class Scheduler:
         for slots in self.slots.values():
             slots.close()
         self.outcomes.close(timeout=5.0)
+        self.streamer.close()
         self.heartbeat.stop()
         self.writer.close()
         self.pool.close()
@@ -337,6 +340,8 @@ class Scheduler:
     def _on_outcome(self, run: Run, doc: dict | None) -> None:
         self.runs.pop(run.id, None)
         self._dirty = True
+        if run.log is not None:
+            self.streamer.finished(run.log)
         if doc is None:
             return
         task = parse_task(doc)
@@ -517,14 +522,20 @@ class Scheduler:
             reason = lost_server(task, self.watch, now)
             if reason is None:
                 continue
-            doc = transitions.recovered(task, reason, now, self.settings.max_attempts)
             try:
+                left = output.assemble(self.db, task.id, task.attempt or 1, reason) if task.attempt else None
+                extra, fields = ({"_attachments": left[0]}, {"log": left[1]}) if left else ({}, {})
+                doc = transitions.recovered(task, reason, now, self.settings.max_attempts, extra, fields)
+                if task.problem:       # it cannot run again as written: say why, not that it was lost
+                    doc = transitions.errored(parse_task({**doc, "_rev": task.rev}), task.problem, now)
                 saved = parse_task(self.writer.save(doc))
             except Conflict:
                 continue
             except CouchError as exc:
                 log.warning("Task %s: could not recover it yet (%s)", task.id, exc)
                 return
+            if left and left[2]:
+                self.writer.save_many(left[2])      # its chunks: the log is attached to the task now
             log.warning("Task %s recovered: %s", task.id, reason)
             if saved.final:
                 self.waiting.remove(task.id)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from . import cluster
 from .attempts import Executor
+from .badges import BadgeUpdater, BadgeWriter
 from .balance import make_balancer
 from .bisector import Bisector
 from .couch import Database
@@ -24,6 +25,7 @@ from .heartbeat import Heartbeat, ServerWatch, new_server_id
 from .nodepool import NodePool
 from .notify import Notifier
 from .outcomes import OutcomeWriter
+from .output import LogStreamer
 from .placement import Placer
 from .scheduler import Scheduler
 from .settings import Project
@@ -34,9 +36,11 @@ from .waiting import WaitingQueue
 class DirtServer:
     """A scheduler, its notifier and its bisector, started and stopped together."""
 
-    def __init__(self, scheduler: Scheduler, notifier: Notifier, bisector: Bisector | None = None):
+    def __init__(self, scheduler: Scheduler, notifier: Notifier, badges: BadgeUpdater | None = None,
+                 bisector: Bisector | None = None):
         self.scheduler = scheduler
         self.notifier = notifier
+        self.badges = badges
         self.bisector = bisector
 
     def start(self) -> "DirtServer":
@@ -66,6 +70,8 @@ class DirtServer:
                 self.bisector.close()
             self.scheduler.close()
             self.notifier.close()
+            if self.badges is not None:
+                self.badges.close()
 
 
 def build_server(project: Project, db: Database | None = None, *, server_id: str | None = None,
@@ -74,7 +80,7 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     """A dirt server for ``project`` (on ``db``, default: the project's database).
 
     ``on_final`` is told of every task this server sees reach a final state,
-    after the notifier (when ``notify``).
+    after the notifier and the badges (when ``notify``).
     """
     settings = project.settings
     db = db or Database.from_url(settings.couchdb_host, settings.couchdb_dbname)
@@ -84,16 +90,20 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     pool = NodePool(db, settings, events, clock, want_load=settings.load_balancer == "load")
     taskfiles = TaskFiles(project.tasks_dir)
     placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem)
-    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events,
+    streamer = LogStreamer(writer, settings.log_flush_interval, clock)
+    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events, streamer,
                         handoff=Handoff(db, settings).environment)
     outcomes = OutcomeWriter(db, writer, events, server_id, settings.max_attempts, clock=clock, sleep=sleep)
     notifier = Notifier(db, settings, clock=clock, server_id=server_id)
+    badges = BadgeUpdater(BadgeWriter(db, settings)) if notify else None
     bisector = Bisector(db, clock=clock)
 
     def final(doc: dict) -> None:
         bisector.task_final(doc)
         if notify:
             notifier.task_final(doc)
+        if badges is not None:
+            badges.task_final(doc)
         if on_final is not None:
             on_final(doc)
 
@@ -101,9 +111,10 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
                           waiting=WaitingQueue(tiebreak=server_id), placer=placer, executor=executor, outcomes=outcomes,
                           heartbeat=Heartbeat(writer, server_id, settings.project_name, settings.lease_seconds,
                                               clock),
-                          watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles, clock=clock,
+                          watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles,
+                          streamer=streamer, clock=clock,
                           on_final=final)
-    return DirtServer(scheduler, notifier, bisector)
+    return DirtServer(scheduler, notifier, badges, bisector)
 
 
 def _connection(pool: NodePool, name: str):

@@ -61,6 +61,8 @@ class Settings:
     busy_ping_interval: float = 2.0     # seconds between pings of a node while tasks run there
     ping_timeout: float = 5.0           # a node that does not answer a ping within this is lost
     max_result_bytes: int = 4_000_000   # larger results (JSON, without attachments) are refused
+    log_max_bytes: int = 4_194_304      # a task attempt's captured output kept: its first and last halves
+    log_flush_interval: float = 1.0     # seconds between writes of running tasks' new output lines
     serve_html_attachments: bool = False  # store tasks' HTML/SVG files as what they are (they can run script)
     # Notifications (see docs/notifications.rst). SMTP login: DIRT_SMTP_USER / DIRT_SMTP_PASSWORD.
     #: Port of smtp_server
@@ -103,11 +105,14 @@ class Settings:
             raise SettingsError(f"setting load_balancer must be one of {', '.join(BALANCERS)}, not {self.load_balancer!r}")
         if not all(isinstance(x, str) for x in self.notify_list):
             raise SettingsError("setting notify_list must be a list of e-mail addresses (strings)")
-        for name in ("task_timeout", "lease_seconds", "node_retry_interval", "busy_ping_interval", "ping_timeout"):
+        for name in ("task_timeout", "lease_seconds", "node_retry_interval", "busy_ping_interval", "ping_timeout",
+                     "log_flush_interval"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"setting {name} must be a positive number of seconds")
         if self.max_attempts < 1 or self.max_result_bytes < 1 or self.ssh_keepalive < 1:
             raise SettingsError("settings max_attempts, max_result_bytes and ssh_keepalive must be at least 1")
+        if self.log_max_bytes < 1024:
+            raise SettingsError("setting log_max_bytes must be at least 1024 (bytes of output kept per attempt)")
         if not self.couchdb_host.startswith(("http://", "https://")):
             raise SettingsError(f"setting couchdb_host must be an http:// or https:// URL, not {self.couchdb_host!r}")
         for name in ("webhook_url", "commit_status_api", "web_url", "task_couchdb_url"):
@@ -144,7 +149,7 @@ _TYPES = {
     "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str, "load_margin": float,
     "task_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
     "ssh_keepalive": int, "node_retry_interval": float, "busy_ping_interval": float, "ping_timeout": float,
-    "max_result_bytes": int,
+    "max_result_bytes": int, "log_max_bytes": int, "log_flush_interval": float,
     "smtp_port": int, "smtp_starttls": bool, "smtp_sender": str, "webhook_url": str, "commit_status": str,
     "commit_status_api": str, "commit_status_token_env": str, "web_url": str, "notify_retries": int,
     "notify_retry_delay": float, "notify_timeout": float, "serve_html_attachments": bool, "task_couchdb_url": str,

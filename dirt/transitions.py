@@ -62,19 +62,27 @@ def claimed(task: TaskDoc, node: str, server: str, now: float, lease_seconds: fl
 
 
 def ended(task: TaskDoc, state: str, outcome: str, reason: str | None, now: float,
-          extra: dict[str, Any] | None = None, started: float | None = None) -> dict:
+          extra: dict[str, Any] | None = None, started: float | None = None,
+          attempt_fields: dict[str, Any] | None = None) -> dict:
     """How the current attempt ended: ``state`` (final, or waiting to run again).
 
     ``extra`` holds fields the outcome sets (``results``, ``attach_links``,
-    ``_attachments``, ``traceback``). ``started``, if given, is when the task
-    really began on its node (a claim made ahead of a free slot records the
-    claim's time until then).
+    ``traceback``, and ``_attachments``: new ones inline; those the document
+    has already are kept). ``started``, if given, is when the task really
+    began on its node (a claim made ahead of a free slot records the claim's
+    time until then). ``attempt_fields`` go into the attempt's own entry
+    (its ``log`` and ``provenance``).
     """
     doc = _next(task)
+    extra = dict(extra or {})
+    if "_attachments" in extra:
+        kept = {name: {"stub": True} for name in (task.doc.get("_attachments") or {})}
+        extra["_attachments"] = {**kept, **{name: att for name, att in extra["_attachments"].items()
+                                            if not att.get("stub")}}
     attempts = doc.get("attempts") or []
     if attempts and "outcome" not in attempts[-1]:
         entry = attempts[-1]
-        entry.update(ended=now, outcome=outcome)
+        entry.update(ended=now, outcome=outcome, **(attempt_fields or {}))
         if started is not None:
             entry["started"] = started
         if reason:
@@ -92,26 +100,32 @@ def ended(task: TaskDoc, state: str, outcome: str, reason: str | None, now: floa
         doc["reason"] = reason
     else:
         doc.pop("reason", None)
-    doc.update(extra or {})
+    doc.update(extra)
     return doc
 
 
 def requeued(task: TaskDoc, outcome: str, reason: str, now: float, counts: bool, default_max_attempts: int,
-             started: float | None = None) -> dict:
+             started: float | None = None, extra: dict[str, Any] | None = None,
+             attempt_fields: dict[str, Any] | None = None) -> dict:
     """Back to waiting after an attempt that was not the task's fault, or, when
     ``counts`` and ``max_attempts`` such attempts have been lost, an error."""
     limit = task.max_attempts or default_max_attempts
     lost = task.lost_attempts() + (1 if counts else 0)
     if counts and lost >= limit:
         lost_what = f"{plural(lost, 'attempt')} lost {'its' if lost == 1 else 'their'} node or server"
-        return ended(task, ERROR, outcome, f"gave up after {lost_what}; last: {reason}", now, started=started)
-    return ended(task, WAITING, outcome, f"{reason}; it will run again", now)
+        return ended(task, ERROR, outcome, f"gave up after {lost_what}; last: {reason}", now, extra=extra,
+                     started=started, attempt_fields=attempt_fields)
+    return ended(task, WAITING, outcome, f"{reason}; it will run again", now, extra=extra,
+                 attempt_fields=attempt_fields)
 
 
-def recovered(task: TaskDoc, reason: str, now: float, default_max_attempts: int) -> dict:
+def recovered(task: TaskDoc, reason: str, now: float, default_max_attempts: int,
+              extra: dict[str, Any] | None = None, attempt_fields: dict[str, Any] | None = None) -> dict:
     """A running task whose server is gone (``reason`` says how we know): back
-    to waiting, or an error once it has lost too many servers and nodes."""
-    return requeued(task, "server_lost", reason, now, counts=True, default_max_attempts=default_max_attempts)
+    to waiting, or an error once it has lost too many servers and nodes.
+    ``extra`` and ``attempt_fields`` carry the log the lost attempt left."""
+    return requeued(task, "server_lost", reason, now, counts=True, default_max_attempts=default_max_attempts,
+                    extra=extra, attempt_fields=attempt_fields)
 
 
 def errored(task: TaskDoc, reason: str, now: float) -> dict:

@@ -39,6 +39,10 @@ BACKENDS = ("pouchdb", "couchdb3")
 def pytest_addoption(parser):
     parser.addoption("--backend", action="append", choices=BACKENDS, default=None,
                      help="run the CouchDB-facing tests on this server only (repeatable; default: both)")
+    parser.addoption("--fuzz-docs", type=int, default=300,
+                     help="random task documents in each fuzz run of dirt serve (tests/test_fuzz_serve.py)")
+    parser.addoption("--fuzz-seeds", default="1,2",
+                     help="comma-separated seeds for the fuzz runs (fixed, so CI is deterministic)")
 
 
 def pytest_configure(config):

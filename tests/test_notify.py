@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from dirt.notify import FAILURE, WEBHOOK, Notifier, completion_ms, notification_id
+from dirt.notices import FAILURE, WEBHOOK, completion_ms, notification_id
+from dirt.notify import Notifier
 from dirt_run import BackgroundServer, add_nodes, serve_until_idle, wait_for
 from listeners import HttpSink, SmtpSink
 from servers import free_port

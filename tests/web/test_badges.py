@@ -111,3 +111,20 @@ def test_a_badge_shows_as_an_image_under_couchdbs_default_sandbox(project, couch
         assert size != "error" and size[1] == 20 and size[0] > 60
     finally:
         proxy.close()
+
+
+def test_dirt_serve_keeps_the_badge_current_as_records_finish(project, couch, app):
+    from dirt_run import BackgroundServer, add_nodes, wait_for
+
+    add_nodes(project, "localhost")
+    project.write_task("fails", "channel.send({'success': False, 'reason': 'red'})\n")
+    store(project.db, [record("s1", time.time() - 100)])
+    project.add_task("examples.simple", record_id="s1")
+    url = badge_url(f"{couch.url}/{project.dbname}", "main")
+    with BackgroundServer(project):
+        wait_for(lambda: (lambda r: r.status_code == 200 and ">passing<" in r.text)(
+            httpx.get(url, auth=couch.admin)), timeout=60, what="the badge to say passing")
+        store(project.db, [record("s2", time.time())])
+        project.add_task("fails", record_id="s2")
+        wait_for(lambda: ">failing<" in httpx.get(url, auth=couch.admin).text, timeout=60,
+                 what="the badge to turn red when the newer record fails")
