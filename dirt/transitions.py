@@ -76,7 +76,9 @@ def ended(task: TaskDoc, state: str, outcome: str, reason: str | None, now: floa
     doc = _next(task)
     extra = dict(extra or {})
     if "_attachments" in extra:
-        kept = {name: {"stub": True} for name in (task.doc.get("_attachments") or {})}
+        # Kept as the document has them: pouchdb-server finds a stub by its digest, so a bare
+        # {"stub": true} is refused there (412 missing_stub) once a task has files from an earlier attempt.
+        kept = copy.deepcopy(task.doc.get("_attachments") or {})
         extra["_attachments"] = {**kept, **{name: att for name, att in extra["_attachments"].items()
                                             if not att.get("stub")}}
     attempts = doc.get("attempts") or []
