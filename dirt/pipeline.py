@@ -95,6 +95,7 @@ class RecordTasks:
     watchers: dict[str, set[str]] = field(default_factory=dict)    # an after entry -> tasks that have it
     open: set[str] = field(default_factory=set)                    # unfinished tasks that have an after
     shape: int = 0               # changes whenever a task comes, goes, or changes name or after
+    version: int = 0             # changes whenever anything of a task changes
     _cycles: tuple[int, frozenset[str]] = (-1, frozenset())
 
     def put(self, brief: Brief) -> bool:
@@ -106,6 +107,7 @@ class RecordTasks:
             self._unindex(known)
         self.tasks[brief.id] = brief
         self._index(brief)
+        self.version += 1
         if known is None or (known.name, known.after) != (brief.name, brief.after):
             self.shape += 1
         return True
@@ -115,6 +117,7 @@ class RecordTasks:
         if known is not None:
             self._unindex(known)
             self.shape += 1
+            self.version += 1
         return known
 
     def _index(self, brief: Brief) -> None:
@@ -286,6 +289,8 @@ class Pipelines:
         self._to_check: dict[str, set[str]] = {}        # record id -> after entries it cannot resolve
         self._misses: dict[tuple[str, str], int] = {}   # (record, entry) -> reads that did not find it
         self._checked: dict[tuple[str, str], str] = {}  # (record, entry) -> the record of that id, or MISSING
+        # task id -> ((rev, shape), deps, their revs, verdict, (rev, record version))
+        self._verdicts: dict[str, tuple] = {}
 
     # -- what the feed brings ------------------------------------------------------------------
     def saw(self, task: TaskDoc) -> set[str]:
@@ -318,6 +323,7 @@ class Pipelines:
         if record is None:
             return set()
         brief = record.drop(task_id)
+        self._verdicts.pop(task_id, None)
         touched = {i for i in record.dependents(brief) if i in record.open} if brief else set()
         self._prune(record)
         return touched
@@ -329,6 +335,7 @@ class Pipelines:
         del self.records[record.record_id]
         for task_id in record.tasks:
             self._record_of.pop(task_id, None)
+            self._verdicts.pop(task_id, None)
         self._to_check.pop(record.record_id, None)
         for book in (self._checked, self._misses):
             for key in [k for k in book if k[0] == record.record_id]:
@@ -385,7 +392,17 @@ class Pipelines:
 
         ``decided`` holds states decided earlier in the same round (tasks
         skipped or errored just now), so a chain is skipped in one round.
+        A verdict is kept until the task, the record's shape or one of the
+        tasks it runs after changes, so a round costs a look per follower.
         """
+        record = self.records.get(task.record_id or "")
+        if record is not None and not decided:
+            kept = self._verdicts.get(task.id)
+            if kept is not None and kept[4] == (task.rev, record.version):
+                return kept[3]                  # nothing of the record changed since
+        return self._verdict(task, decided)
+
+    def _verdict(self, task: TaskDoc, decided: Mapping[str, str] | None) -> Verdict:
         record_id = task.record_id or ""
         record = self.records.get(record_id)
         if record is None or task.id not in record.tasks:
@@ -393,6 +410,29 @@ class Pipelines:
             record = self.records.get(record_id)
         if record is None or not record.complete:
             return UNKNOWN
+        kept = self._verdicts.get(task.id)
+        if kept is not None and kept[0] == (task.rev, record.shape):
+            deps = kept[1]
+        else:
+            deps = self._dependencies(task, record)
+            kept = None
+        if isinstance(deps, Verdict):
+            if deps is not UNKNOWN:
+                self._verdicts[task.id] = ((task.rev, record.shape), deps, (), deps, (task.rev, record.version))
+            return deps
+        revs = tuple(record.tasks[d].rev for d in deps)
+        fresh = not (decided and any(d in decided for d in deps))
+        if kept is not None and kept[2] == revs and fresh:
+            verdict = kept[3]
+        else:
+            verdict = self._decide(task, record, deps, decided or {})
+        if fresh:
+            self._verdicts[task.id] = ((task.rev, record.shape), deps, revs, verdict, (task.rev, record.version))
+        return verdict
+
+    def _dependencies(self, task: TaskDoc, record: RecordTasks) -> list[str] | Verdict:
+        """The ids ``task`` runs after, or why it never can (an error), or UNKNOWN (to look up)."""
+        record_id = record.record_id
         deps: list[str] = []
         for ref in task.after:
             ids = record.resolve(ref)
@@ -411,12 +451,15 @@ class Pipelines:
                 return Verdict("error", f"after names {ref!r}, which is this task itself: a task cannot run "
                                         "after itself")
             deps.extend(i for i in ids if i not in deps)
+        return deps
+
+    @staticmethod
+    def _decide(task: TaskDoc, record: RecordTasks, deps: list[str], decided: Mapping[str, str]) -> Verdict:
         if task.id in record.in_cycle():
             cycle = record.live_cycle(task.id)
             if cycle is not None:
                 return Verdict("error", "after forms a cycle, so none of these can ever start: " +
                                " -> ".join(record.label(i) for i in cycle))
-        decided = decided or {}
         states = {d: decided.get(d, record.tasks[d].state) for d in deps}
         bad = [d for d in deps if states[d] in FINAL_STATES and states[d] != PASSED]
         if bad:

@@ -150,20 +150,28 @@ def test_placement_writes_a_follower_s_reason_once_and_not_without_pipelines():
 
 
 def test_a_chain_of_200_costs_about_what_200_independent_tasks_cost():
+    """A round with room on the node looks at every waiting task: the chain's 199 followers
+    (its first task runs) against 199 tasks no node can take."""
     placer = Placer(RoundRobin(), lambda t: None)
-    chain = [task("t000", created=1)] + [task(f"t{i:03d}", after=[f"t{i - 1:03d}"]) for i in range(1, 200)]
-    alone = [task(f"a{i:03d}") for i in range(200)]
-    book = book_of(*chain)
-    nodes = [node(room=1)]
+    first = task("t000", state="running", node="n1")
+    chain = [task(f"t{i:03d}", after=[f"t{i - 1:03d}"]) for i in range(1, 200)]
+    alone = [task(f"a{i:03d}", requires=["architecture is sparc64"]) for i in range(1, 200)]
+    book = book_of(first, *chain)
+    nodes = [node(room=4)]
 
     def per_round(tasks, pipelines) -> float:
         placer.plan(tasks, nodes, 1, set(), pipelines)         # warm the caches, as a running server has
-        start = time.perf_counter()
-        for _ in range(20):
-            placer.plan(tasks, nodes, 1, set(), pipelines)
-        return (time.perf_counter() - start) / 20
+        best = float("inf")
+        for _ in range(10):                                    # the best of several: other work only slows one
+            start = time.perf_counter()
+            for _ in range(5):
+                placer.plan(tasks, nodes, 1, set(), pipelines)
+            best = min(best, (time.perf_counter() - start) / 5)
+        return best
 
-    assert per_round(chain, book) < 3 * per_round(alone, None) + 0.002
+    assert per_round(chain, book) < 2 * per_round(alone, None) + 0.0002
+    book.saw(task("t000", rev=2, state="passed"))               # a change: the followers look again, once
+    assert placer.plan(chain, nodes, 1, set(), book).claims[0][0].id == "t001"
 
 
 def test_followers_and_blockers_for_reruns():
