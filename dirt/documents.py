@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import math
 import mimetypes
@@ -50,8 +51,6 @@ def state_rule_js() -> str:
     from .create import web_dir   # web/ ships inside the wheel as dirt/web
     return (web_dir() / "lib" / "state.js").read_text(encoding="utf-8").strip()
 
-# Outcomes of an attempt that were not the task's fault and count towards max_attempts.
-LOST_OUTCOMES = ("node_lost", "server_lost")
 
 
 class BadResult(DirtError):
@@ -83,11 +82,6 @@ def task_state(doc: dict) -> str:
         success = isinstance(results, dict) and results.get("success") is True
         return TaskState.PASSED.value if success else TaskState.FAILED.value
     return TaskState.WAITING.value
-
-
-def lost_attempts(doc: dict) -> int:
-    """How many tries of this task lost their node or server."""
-    return sum(1 for a in doc.get("attempts") or [] if isinstance(a, dict) and a.get("outcome") in LOST_OUTCOMES)
 
 
 def now() -> float:
@@ -131,6 +125,29 @@ def attachment_name(filename: Any, taken: set[str]) -> str:
     return name
 
 
+def stubs(attachments: Any) -> dict:
+    """Stubs that keep a document's attachments as they are through a write.
+
+    A stub as the server gave it is kept; an attachment still held inline
+    (from our own last write) becomes a stub with its content type and MD5
+    digest, which pouchdb-server needs to find it (CouchDB goes by the name).
+    """
+    out = {}
+    for name, att in (attachments or {}).items() if isinstance(attachments, dict) else ():
+        info = att if isinstance(att, dict) else {}
+        if info.get("stub"):
+            out[name] = dict(info)
+            continue
+        stub = {"stub": True, "content_type": info.get("content_type") or "application/octet-stream"}
+        if isinstance(info.get("data"), str):
+            try:
+                stub["digest"] = "md5-" + base64.b64encode(hashlib.md5(base64.b64decode(info["data"])).digest()).decode()
+            except ValueError:
+                pass
+        out[name] = stub
+    return out
+
+
 def build_results(returned: Any, max_bytes: int, existing_attachments: dict | None = None,
                   serve_html: bool = False) -> tuple[dict, dict, str]:
     """Turn what a task sent into (results, _attachments, state).
@@ -151,7 +168,7 @@ def build_results(returned: Any, max_bytes: int, existing_attachments: dict | No
                         f"(it has {_short(returned.get('success', 'no success key'))})")
     results = {k: v for k, v in returned.items() if k != "attachments"}
     results = to_json_safe(results)
-    attachments = {name: {"stub": True} for name in (existing_attachments or {})}
+    attachments = stubs(existing_attachments)
     links = []
     raw = returned.get("attachments") or []
     if not isinstance(raw, list):

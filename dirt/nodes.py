@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable
+from typing import Callable
 
 from . import documents
 from .couch import Database
@@ -141,42 +141,3 @@ def update_nodes(db: Database, hosts: list[str], settings: Settings,
     for t in threads:
         t.join()
     return [results[h] for h in dict.fromkeys(hosts)]
-
-
-@dataclass
-class NodeState:
-    """What the scheduler knows about one node right now."""
-
-    doc: dict
-    conn: NodeConnection | None = None
-    connecting: bool = False
-    down_reason: str | None = None
-    next_try: float = 0.0
-    last_ping: float = 0.0
-    busy_here: set[str] = field(default_factory=set)   # ids of tasks this server runs there
-    busy: int = 0                                       # tasks running there now, by any server
-
-    @property
-    def name(self) -> str:
-        return self.doc.get("name") or self.doc["_id"][len(NODE_ID_PREFIX):]
-
-    @property
-    def slots(self) -> int:
-        slots = self.doc.get("slots")
-        if not isinstance(slots, int) or isinstance(slots, bool) or slots < 1:
-            info = self.doc.get("sys_info") or {}
-            slots = info.get("cpu_count") if isinstance(info, dict) else None
-        return slots if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0 else 1
-
-    @property
-    def enabled(self) -> bool:
-        return self.doc.get("enabled") is not False
-
-    @property
-    def sys_info(self) -> dict:
-        info = self.doc.get("sys_info")
-        return info if isinstance(info, dict) else {}
-
-    @property
-    def ready(self) -> bool:
-        return self.conn is not None and self.conn.connected and self.down_reason is None

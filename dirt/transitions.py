@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .documents import FINAL_STATES, TaskState
+from .documents import FINAL_STATES, TaskState, stubs
 from .plural import plural
 from .taskdoc import TaskDoc
 
@@ -76,9 +76,7 @@ def ended(task: TaskDoc, state: str, outcome: str, reason: str | None, now: floa
     doc = _next(task)
     extra = dict(extra or {})
     if "_attachments" in extra:
-        # Kept as the document has them: pouchdb-server finds a stub by its digest, so a bare
-        # {"stub": true} is refused there (412 missing_stub) once a task has files from an earlier attempt.
-        kept = copy.deepcopy(task.doc.get("_attachments") or {})
+        kept = stubs(task.doc.get("_attachments"))
         extra["_attachments"] = {**kept, **{name: att for name, att in extra["_attachments"].items()
                                             if not att.get("stub")}}
     attempts = doc.get("attempts") or []

@@ -1,7 +1,8 @@
 """No document stops the server: a fuzz run of a real `dirt serve`.
 
 Hundreds of random task documents (every field dirt reads, user's and dirt's
-own, holding values of every JSON type, good and bad) go into a database
+own, holding values of every JSON type, good and bad), and node documents
+just as bad, go into a database
 that no validate_doc_update guards, as a script would fill it. Seeds are
 fixed (``--fuzz-seeds``) so CI is deterministic; ``--fuzz-docs 5000`` makes a
 longer run. The server must stay up, log no Python traceback, leave every
@@ -58,6 +59,23 @@ def rows_of(project, ids) -> list[dict]:
     return rows
 
 
+NODE_FIELDS = {
+    "name": ["fuzznode", "", "localhost"], "spec": ["popen//python=/nonexistent/python", "x", "ssh=", 5],
+    "enabled": [True, False, "no"], "slots": [0, -3, 2.5, "8", 10 ** 30],
+    "sys_info": [{"cpu_count": "lots", "platform": 3, "environ": ["PATH"]}, {"architecture": None}, [], "linux"],
+    "status": ["up", "down", 7], "down_reason": [None, {}, "x"], "last_seen": ["yesterday", -1],
+}
+
+
+def random_node(rng: random.Random, i: int) -> dict:
+    doc = {"_id": f"node:fuzz-{i}", "type": "node", "name": f"fuzz-{i}", "spec": "popen//python=/nonexistent/python"}
+    for field in rng.sample(list(NODE_FIELDS), rng.randint(1, 4)):
+        doc[field] = rng.choice(NODE_FIELDS[field] + JUNK[:8])
+    if doc.get("name") == "localhost":
+        doc["name"] = f"fuzz-{i}"      # the real node stays the only one that can run anything
+    return doc
+
+
 def settled(project, ids) -> list[str] | None:
     """Documents not yet settled (running, or waiting without a reason); None once all are."""
     rows = rows_of(project, ids)
@@ -81,6 +99,7 @@ def test_no_document_stops_dirt_serve(project, tmp_path, request, seeds):
     for seed in seeds:
         rng = random.Random(seed)
         docs = [random_task(rng, seed * 100_000 + i) for i in range(count)]
+        project.db.bulk_docs([random_node(rng, seed * 100 + i) for i in range(12)])
         for start in range(0, len(docs), 500):
             project.db.bulk_docs(docs[start:start + 500])
         ids = [d["_id"] for d in docs]

@@ -8,7 +8,8 @@ import time
 from typing import Iterator
 
 from dirt import documents
-from dirt.nodes import NodeState, core_task_source
+from dirt.nodepool import NodeState
+from dirt.nodes import core_task_source
 from dirt.runner import NodeConnection
 from dirt.status import iter_docs
 

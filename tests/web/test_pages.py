@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from dirt_run import DirtServe
 from webtools import push_app, run_cli
 
 
@@ -50,7 +51,8 @@ def test_quick_start_pages_show_the_example_project(project, couch, reader):
     assert "3 passed" in rows[0] and "1 waiting" in rows[0]
     assert browser.attrs("#records .bar .seg", "class") == ["seg state-passed", "seg state-waiting"]
     assert browser.text("#stat-records") == "1" and browser.text("#stat-waiting") == "1"
-    assert browser.text("#stat-nodes") == "1 up"
+    # no dirt serve runs now (it ran --until-idle): no node is up
+    assert browser.text("#stat-nodes") == "0 up · 1 not held (no dirt serve runs)"
     screenshot("overview")
 
     # Record: each task with its node, times, status, results and files.
@@ -98,13 +100,23 @@ def test_quick_start_pages_show_the_example_project(project, couch, reader):
         ["examples.attachments", "1"], ["examples.kwargs", "1"], ["examples.simple", "2"]]
     screenshot("task-names")
 
-    # Nodes: platform, architecture, cpus, slots, health, last seen.
+    # Nodes: platform, architecture, cpus, slots, health, last seen; and the servers.
     browser.open(app + "nodes.html")
     node = browser.text("#nodes tbody tr")
-    assert node.startswith("localhost") and "up" in node and sys.platform in node
+    assert node.startswith("localhost") and "no live server" in node and sys.platform in node
     assert platform.machine() in node and f"0 / {multiprocessing.cpu_count()}" in node
-    assert "just now" in node or "min ago" in node
-    screenshot("nodes")
+    assert "stopped" in browser.text("#servers tbody tr")
+    with DirtServe(project.root, log_path=project.root / "serve.log") as live:
+        browser.wait("return /alive/.test(document.querySelector('#servers tbody tr').textContent) && "
+                     "/held by/.test(document.querySelector('#nodes tbody tr').textContent)",
+                     what="the nodes page to show the live server holding the node")
+        node = browser.text("#nodes tbody tr")
+        assert "up" in node and "held by" in node and ("just now" in node or "s ago" in node)
+        assert f"pid {live.pid} on " in browser.text("#servers tbody tr")
+        screenshot("nodes")
+        browser.open(app + "index.html")
+        browser.wait("return document.querySelector('#stat-nodes').textContent === '1 up'",
+                     what="the overview to count the node up")
 
     # Waiting: the task that no node can run, and why.
     browser.open(app + "waiting.html")

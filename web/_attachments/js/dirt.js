@@ -229,6 +229,38 @@
   // -- building the page -----------------------------------------------------------------
 
   /* An element with a class and text content (never HTML). */
+  /* -- servers and the nodes they hold ------------------------------------------------------ */
+
+  /* A dirt server is alive while its heartbeat is recent: three beats, and a little slack. */
+  dirt.serverAlive = function (server) {
+    return server.status !== 'stopped' && dirt.isTime(server.beat) &&
+      Date.now() / 1000 - server.beat < 3 * (server.interval || 20) + 5;
+  };
+
+  /* Recent heartbeats (rows of the `servers` view, newest first), their beat time in .beat. */
+  dirt.servers = function (withinSeconds) {
+    return dirt.view('servers', {descending: true, endkey: Date.now() / 1000 - (withinSeconds || 86400)})
+      .then(function (answer) {
+        return answer.rows.map(function (row) { return $.extend({id: row.id, beat: row.key}, row.value); });
+      });
+  };
+
+  /* node name -> {status, reason, server, beat}: how the live server holding it sees it.
+     A node is up only while a live server holds it and says so. */
+  dirt.nodeHolders = function (servers) {
+    var holders = {};
+    servers.forEach(function (s) {
+      if (!dirt.serverAlive(s)) return;
+      Object.keys(s.nodes || {}).forEach(function (name) {
+        var info = s.nodes[name] || {};
+        if (!holders[name] || info.status === 'up') {
+          holders[name] = {status: info.status, reason: info.reason || null, server: s.server_id, beat: s.beat};
+        }
+      });
+    });
+    return holders;
+  };
+
   dirt.el = function (tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;

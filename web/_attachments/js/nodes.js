@@ -4,10 +4,38 @@
 
   var nodeRows = new dirt.KeyedRows(document.querySelector('#nodes tbody'), buildNode);
   var runningRows = new dirt.KeyedRows(document.querySelector('#running tbody'), buildRunning);
+  var serverRows = new dirt.KeyedRows(document.querySelector('#servers tbody'), buildServer);
+  var alive = dirt.serverAlive;
+
+  function buildServer(item) {
+    var s = item;
+    var live = alive(s);
+    var tr = dirt.el('tr', live || s.status === 'stopped' ? '' : 'is-down');
+    tr.setAttribute('data-server', s.server_id || s.id);
+    var name = dirt.el('td');
+    name.appendChild(dirt.el('div', 'mono strong', s.server_id || s.id));
+    name.appendChild(dirt.el('div', 'sub', 'pid ' + (s.pid === null ? '?' : s.pid) + ' on ' + (s.host || '?') +
+                                           (s.version ? ' · dirt ' + s.version : '')));
+    tr.appendChild(name);
+    var state = dirt.el('td', 'node-status');
+    var stopped = !live && s.status === 'stopped';     // stopped cleanly: nothing wrong
+    state.appendChild(dirt.el('span', live ? 'pill node-up' : (stopped ? 'pill node-unknown' : 'pill node-down'),
+                              live ? 'alive' : (stopped ? 'stopped' : 'dead')));
+    tr.appendChild(state);
+    tr.appendChild(dirt.el('td', 'col-num', s.running));
+    var held = Object.keys(s.nodes || {}).sort();
+    tr.appendChild(dirt.el('td', 'mono', live ? held.join(', ') : ''));
+    var beat = dirt.el('td', 'col-time');
+    beat.appendChild(dirt.time(s.beat, 'never'));
+    tr.appendChild(beat);
+    return tr;
+  }
 
   function buildNode(item) {
     var n = item.value;
-    var tr = dirt.el('tr', n.status === 'down' ? 'is-down' : (!n.enabled ? 'is-disabled' : ''));
+    var held = item.held;   // {status, reason, server, beat} from a live server's heartbeat, or null
+    var down = held ? held.status === 'down' : false;
+    var tr = dirt.el('tr', down ? 'is-down' : (!n.enabled ? 'is-disabled' : ''));
     tr.setAttribute('data-node', item.key);
 
     var name = dirt.el('td');
@@ -15,20 +43,25 @@
     if (n.fqdn && n.fqdn !== item.key) name.appendChild(dirt.el('div', 'sub mono', n.fqdn));
     tr.appendChild(name);
 
+    // A node is up only while a live server holds it and says so.
     var status = dirt.el('td', 'node-status');
-    if (n.status === 'down') {
-      status.appendChild(dirt.el('span', 'pill node-down', 'down'));
-    } else if (n.status === 'up') {
+    if (!held) {
+      status.appendChild(dirt.el('span', 'pill node-unknown', 'no live server'));
+    } else if (held.status === 'up') {
       status.appendChild(dirt.el('span', 'pill node-up', 'up'));
+    } else if (held.status === 'down') {
+      status.appendChild(dirt.el('span', 'pill node-down', 'down'));
     } else {
-      status.appendChild(dirt.el('span', 'pill node-unknown', 'not connected yet'));
+      status.appendChild(dirt.el('span', 'pill node-unknown', 'connecting'));
     }
     if (!n.enabled) status.appendChild(dirt.el('span', 'pill node-disabled', 'disabled'));
-    if (n.status === 'down' && n.down_reason) {
-      var why = dirt.el('div', 'reason', n.down_reason);
+    var reason = held ? held.reason : null;
+    if (down && reason) {
+      var why = dirt.el('div', 'reason', reason);
       if (dirt.isTime(n.down_since)) why.appendChild(dirt.el('span', 'muted', ' (since ' + dirt.ago(n.down_since) + ')'));
       status.appendChild(why);
     }
+    if (held) status.appendChild(dirt.el('div', 'sub mono', 'held by ' + held.server));
     tr.appendChild(status);
 
     var platform = dirt.el('td');
@@ -50,8 +83,9 @@
     tr.appendChild(slots);
 
     tr.appendChild(dirt.el('td', 'mono', n.version_info || ''));
+    // Last seen: the heartbeat of the live server that holds it, else when a server last reached it.
     var seen = dirt.el('td', 'col-time');
-    seen.appendChild(dirt.time(n.last_seen, 'never'));
+    seen.appendChild(dirt.time(held && held.status === 'up' ? held.beat : n.last_seen, 'never'));
     tr.appendChild(seen);
     return tr;
   }
@@ -79,26 +113,35 @@
   function load() {
     return Promise.all([
       dirt.view('nodes', {}),
-      dirt.view('queue', {reduce: false, startkey: ['running'], endkey: ['running', {}]})
+      dirt.view('queue', {reduce: false, startkey: ['running'], endkey: ['running', {}]}),
+      dirt.servers()
     ]).then(function (answers) {
       var perNode = {};
       answers[1].rows.forEach(function (row) { perNode[row.key[1]] = (perNode[row.key[1]] || 0) + 1; });
+      var servers = answers[2];
+      var holders = dirt.nodeHolders(servers);
       var nodes = answers[0].rows.map(function (row) {
-        return {key: row.key, value: row.value, running: perNode[row.key] || 0};
+        return {key: row.key, value: row.value, running: perNode[row.key] || 0, held: holders[row.key] || null};
       });
+      serverRows.update(servers, function (s) { return s.id; });
+      $('#servers-empty').prop('hidden', servers.length > 0);
+      $('#servers').prop('hidden', !servers.length);
+      var live = servers.filter(alive).length;
+      $('#servers-summary').text(servers.length ? live + ' alive' : '');
       nodeRows.update(nodes, function (item) { return item.key; });
       runningRows.update(answers[1].rows, function (row) { return row.id; });
       $('#empty').prop('hidden', nodes.length > 0);
       $('#nodes').prop('hidden', !nodes.length);
       $('#running-empty').prop('hidden', answers[1].rows.length > 0);
       $('#running').prop('hidden', !answers[1].rows.length);
-      var up = nodes.filter(function (n) { return n.value.status !== 'down' && n.value.enabled; }).length;
+      var ready = function (n) { return n.held && n.held.status === 'up' && n.value.enabled; };
+      var up = nodes.filter(ready).length;
       var slots = 0;
-      nodes.forEach(function (n) { if (n.value.status !== 'down' && n.value.enabled) slots += n.value.slots; });
+      nodes.forEach(function (n) { if (ready(n)) slots += n.value.slots; });
       $('#nodes-summary').text(nodes.length ? up + ' of ' + nodes.length + ' ready · ' +
                                answers[1].rows.length + ' of ' + slots + (slots === 1 ? ' slot' : ' slots') + ' busy' : '');
     });
   }
 
-  dirt.start(load, {type: 'node,task'});
+  dirt.start(load, {type: 'node,task,server'});
 }(window.dirt, window.jQuery));

@@ -291,18 +291,22 @@
   function loadSummary() {
     return Promise.all([
       dirt.view('queue', {group_level: 1}),
-      dirt.view('nodes', {})
+      dirt.view('nodes', {}),
+      dirt.servers()
     ]).then(function (answers) {
       var queue = {};
       answers[0].rows.forEach(function (row) { queue[row.key[0]] = row.value; });
       $('#stat-running').text((queue.running || 0).toLocaleString());
       $('#stat-waiting').text((queue.waiting || 0).toLocaleString());
+      // A node is up only while a live dirt server holds it.
+      var holders = dirt.nodeHolders(answers[2]);
       var up = 0, down = 0;
       answers[1].rows.forEach(function (row) {
-        if (row.value.status === 'down' || !row.value.enabled) down += 1; else up += 1;
+        var held = holders[row.key];
+        if (held && held.status === 'up' && row.value.enabled) up += 1; else down += 1;
       });
       var text = up + ' up';
-      if (down) text += ' · ' + down + ' down or disabled';
+      if (down) text += ' · ' + down + (answers[2].some(dirt.serverAlive) ? ' down or disabled' : ' not held (no dirt serve runs)');
       $('#stat-nodes').text(answers[1].rows.length ? text : 'none').toggleClass('warn', down > 0);
     });
   }
@@ -388,7 +392,7 @@
   window.addEventListener('popstate', function () { readUrl(); refresh(); });
 
   readUrl();
-  var refresh = dirt.start(load, {type: 'record,task,node'});
+  var refresh = dirt.start(load, {type: 'record,task,node,server'});
 
   // recent branches, as suggestions for the branch box
   dirt.view('records', {descending: true, limit: 200}).then(function (answer) {
