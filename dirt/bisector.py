@@ -161,7 +161,8 @@ class Bisector:
         why = bisect.problem(doc)
         if why:
             return self._save({**doc, "state": ERROR, "reason": why})
-        if doc.get("state", NEW) == NEW:
+        set_up = isinstance(doc.get("records"), list) and isinstance(doc.get("target"), dict)
+        if doc.get("state", NEW) == NEW or (doc.get("state") == RUNNING and not set_up):
             try:
                 doc = self._set_up(doc)
             except BisectError as exc:
@@ -174,7 +175,7 @@ class Bisector:
         current = doc.get("current")
         if current:
             try:
-                run = self.db.get(doc["runs"][current])
+                run = self.db.get((doc.get("runs") or {}).get(current) or bisect.run_id(doc["_id"], current))
             except NotFound:
                 self._write_runs(doc, current)           # the bisect document got ahead of its runs
                 return None

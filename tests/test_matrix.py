@@ -52,6 +52,7 @@ def test_conflicts_and_explosions_are_refused():
         expand(BASE, [parse_axis("quick=yes,no")])
     with pytest.raises(MatrixError, match="already has platform 'linux'"):
         expand({**BASE, "platform": "linux"}, [parse_axis("platform=linux,osx")])
-    many = [parse_axis("a=" + ",".join(str(i) for i in range(20))), parse_axis("b=" + ",".join(str(i) for i in range(20)))]
+    twenty = ",".join(str(i) for i in range(20))
+    many = [parse_axis("a=" + twenty), parse_axis("b=" + twenty)]
     with pytest.raises(MatrixError, match=f"the matrix makes 400 tasks \\(20 × 20\\); at most {MAX_TASKS}"):
         expand(BASE, many)

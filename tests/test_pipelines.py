@@ -102,7 +102,7 @@ def test_build_then_unit_and_lint_then_package_run_in_that_order_across_nodes(pr
     add_step(project, log, "r1-lint", "lint", ["r1-build"])               # by id, the same thing here
     add_step(project, log, "r1-package", "package", ["unit", "lint"])
 
-    with BackgroundServer(project):
+    with BackgroundServer(project) as scheduler:
         wait_for(lambda: log.started("r1-build"), timeout=60, what="the build to start")
         node = project.task("r1-build")["node"]
         for follower in ("r1-unit", "r1-lint"):
@@ -111,8 +111,8 @@ def test_build_then_unit_and_lint_then_package_run_in_that_order_across_nodes(pr
         wait_for(lambda: reason_is(project, "r1-package", "waiting for unit (waiting), lint (waiting)"),
                  what="package to say what it waits for")
         assert not log.started("r1-unit") and not log.started("r1-lint")
-        wait_for(lambda: all(project.db.get(f"node:{n}").get("status") == "up" for n in ("node1", "node2")),
-                 what="both nodes to be up")
+        wait_for(lambda: all(n in scheduler.pool.nodes and scheduler.pool.nodes[n].ready for n in ("node1", "node2")),
+                 timeout=60, what="the server to be connected to both nodes")
         log.release("r1-build")
         wait_for(lambda: set(states(project, "r1-unit", "r1-lint", "r1-package", "r1-build").values()) == {"passed"},
                  timeout=60, what="the pipeline to pass")
