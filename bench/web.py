@@ -28,6 +28,11 @@ Figures (see bench/README.md):
    other filters (a feature branch with failures, a task name that failed,
    running tasks), a trend over 1,000 runs, a test's history, the nodes and
    waiting pages, and the task names (the newest runs, and every name ever).
+7. task logs (log.html): a finished task's 5 MiB log (its attached file,
+   about 100,000 coloured lines), target under 1 s; and (info) a running
+   task's 4 MiB log from 1,000 chunk documents, searching the 5 MiB log,
+   finding its first error, and how soon a new chunk's lines show on a page
+   that follows the log. ``--logs-only`` measures these alone (~30 s).
 
 Exit status is 0 whether or not targets are met: this is a measurement.
 """
@@ -54,11 +59,15 @@ sys.path.insert(0, str(REPO / "tests" / "web"))
 import httpx  # noqa: E402
 
 from servers import PouchServer  # noqa: E402  (tests/servers.py)
+from logdocs import build_log, chunk_id, finish_attempt, running_task  # noqa: E402  (tests/web/logdocs.py)
 from webtools import Browser, push_app  # noqa: E402  (tests/web/webtools.py)
 
+from dirt.couch import Database  # noqa: E402
 from dirt.create import create_project  # noqa: E402
 
 OVERVIEW_TARGET = 1.0
+LOG_TARGET = 1.0
+LOG_BYTES = 5 * 1024 * 1024
 BIG_RECORD_TARGET = 2.0
 BATCH = 1000
 TASK_NAMES = ["build.linux", "build.osx", "test.unit", "test.integration", "lint", "docs", "package",
@@ -209,6 +218,11 @@ class WebBench:
         db_url = f"{self.pouch.url}/bench"
         app = push_app(root / "web", db_url)
         http = httpx.Client(timeout=600)
+        if args.logs_only:
+            say("starting Chromium")
+            self.browser = Browser(Path(args.screenshots or self.tmp))
+            self.logs(app, db_url)
+            return
 
         say(f"loading {args.records:,} records and {args.tasks:,} tasks ({args.big:,} on the newest record)")
         t0 = time.monotonic()
@@ -277,6 +291,69 @@ class WebBench:
                   check=lambda: b.texts("#names tbody tr"))
         self.page("every task name (group_level=1 over every task)", app + "task.html?all=1", None,
                   check=lambda: b.texts("#names tbody tr"), repeat=1)
+        self.logs(app, db_url)
+
+    def logs(self, app: str, db_url: str) -> None:
+        """The log page: a finished 5 MiB log, a running 4 MiB one in chunks, search, first error, live lines."""
+        b = self.browser
+        db = Database.from_url(db_url)
+        lines = LOG_BYTES // 52
+        text, marks = build_log(lines)
+        while len(text.encode()) < LOG_BYTES:          # top up to exactly 5 MiB or just over
+            lines += 1000
+            text, marks = build_log(lines)
+        say(f"storing a finished task with a {len(text) / 1024 / 1024:.1f} MiB log ({lines:,} lines)")
+        running_task(db, "bench-log", record_id="bench-logs", name="build.big")
+        finish_attempt(db, "bench-log", text, state="failed", results={"success": False})
+        mib = len(text.encode()) / 1024 / 1024
+        self.page(f"log of {mib:.1f} MiB ({lines:,} lines), finished: its file", app + "log.html?task=bench-log",
+                  LOG_TARGET, check=lambda: b.js("return document.body.getAttribute('data-log')") == f"file:{lines}",
+                  shot="bench-log")
+
+        took = b.js("""
+            var view = document.getElementById('log-search'), t0 = performance.now();
+            view.value = 'needle';
+            view.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));
+            var t1 = performance.now();
+            document.getElementById('log-first-error').click();
+            return [t1 - t0, performance.now() - t1, document.getElementById('log-search-count').textContent];""")
+        assert took[2].endswith("3 lines"), took
+        self.rows.append(("log: search the 5 MiB log (first time, then cached)", f"{took[0]:,.0f} ms", "", "info"))
+        self.rows.append(("log: jump to its first error (line %s)" % f"{marks['error']:,}", f"{took[1]:,.0f} ms", "",
+                          "info"))
+
+        say("storing a running task's 4 MiB log as 1,000 chunk documents")
+        running_task(db, "bench-live", record_id="bench-logs", name="build.live")
+        per = 80
+        t0 = time.time() - 1800
+        docs = []
+        for seq in range(1, 1001):
+            first = (seq - 1) * per + 1
+            docs.append({"_id": chunk_id("bench-live", 1, seq), "type": "log", "task_id": "bench-live",
+                         "record_id": "bench-logs", "attempt": 1, "seq": seq, "node": "node1", "first_line": first,
+                         "tail": False, "lines": [[t0 + seq * 1.8, f"[{n:6d}] \x1b[32mok\x1b[0m compiling module_"
+                                                                  f"{n % 977}.c -O2 -g"] for n in range(first, first + per)]})
+        for start in range(0, len(docs), 200):
+            db.bulk_docs(docs[start:start + 200])
+        total = per * 1000
+        self.page(f"log while running: {total:,} lines in 1,000 chunk documents", app + "log.html?task=bench-live",
+                  None, check=lambda: b.js("return document.body.getAttribute('data-log')") == f"chunks:{total}")
+
+        say("timing new lines on a page that follows the log")
+        waits = []
+        for seq in range(1001, 1006):
+            first = (seq - 1) * per + 1
+            doc = {"_id": chunk_id("bench-live", 1, seq), "type": "log", "task_id": "bench-live",
+                   "record_id": "bench-logs", "attempt": 1, "seq": seq, "node": "node1", "first_line": first,
+                   "tail": False, "lines": [[time.time(), f"new line {first}"]]}
+            start = time.monotonic()
+            db.save(doc)
+            b.wait(f"return !!document.querySelector('#log-view .log-row[data-line=\"{first}\"]')", timeout=30,
+                   what="the new line")
+            waits.append(time.monotonic() - start)
+        self.rows.append(("log: a new chunk's lines on screen (page polls every 1.5 s)",
+                          f"median {statistics.median(waits) * 1000:,.0f} ms, max {max(waits) * 1000:,.0f} ms of 5",
+                          "", "info"))
 
     def render_time(self, url: str) -> float:
         """Seconds from navigation start until the page drew its data and the browser painted it."""
@@ -329,6 +406,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="loads of each page after the first")
     parser.add_argument("--quick", action="store_true", help="1,000 records and 10,000 tasks")
     parser.add_argument("--screenshots", metavar="DIR", help="save a screenshot of each page there")
+    parser.add_argument("--logs-only", action="store_true", help="only the log page's figures (no big database)")
     args = parser.parse_args()
     if args.quick:
         args.records, args.tasks = 1_000, 10_000

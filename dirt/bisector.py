@@ -94,6 +94,8 @@ def servers_alive(db: Database, now: float) -> int | None:
     """How many dirt serve processes beat on this database now (None: cannot tell)."""
     from .status import alive
 
+    if not snapshot.built(db):
+        return None                      # the view is still being built: do not wait for it here
     try:
         rows = db.view(snapshot.DESIGN, snapshot.VIEW, startkey=["server"], endkey=["server", {}],
                        include_docs=True).get("rows", [])

@@ -59,9 +59,10 @@ def split_credentials(url: str, environ: Mapping[str, str] | None = None) -> tup
 
 
 def doc_path(doc_id: str) -> str:
-    """The URL path segment(s) for a document id (design docs keep their slash)."""
-    if doc_id.startswith("_design/"):
-        return "_design/" + quote(doc_id[len("_design/"):], safe="")
+    """The URL path segment(s) for a document id (design and local docs keep their slash)."""
+    for prefix in ("_design/", "_local/"):
+        if doc_id.startswith(prefix):
+            return prefix + quote(doc_id[len(prefix):], safe="")
     return quote(doc_id, safe="")
 
 

@@ -37,7 +37,7 @@ from .couch import Database
 from .documents import TaskState, is_node, is_task
 from .errors import Conflict, CouchError, DirtError, TaskNameError
 from .events import (CaughtUp, DatabaseDown, DatabaseUp, DocChanged, LoadRead, NodeDown, NodeUp, OutcomeWritten,
-                     RunFinished)
+                     PipelinesRead, RunFinished)
 from .feed import ChangesFollower
 from .groupcommit import GroupCommit
 from .heartbeat import Heartbeat, ServerWatch, is_server
@@ -87,6 +87,7 @@ class Scheduler:
         self.clock = clock
         self.on_final = on_final
         self.pipelines = pipelines or Pipelines()   # records whose tasks run after others (dirt.pipeline)
+        self._reading_pipelines = False             # a thread reads what the book lacks
         self.runs: dict[str, Run] = {}            # our attempts, from claim until their outcome is written
         self.slots: dict[str, Slots] = {}         # by node name
         self.finished: Counter = Counter()        # final states reached since start, by state
@@ -154,7 +155,9 @@ class Scheduler:
             return True
         views = self.pool.views(self._busy(), room)
         plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set(), self.pipelines)
-        return not (plan.claims or plan.skips or self.pipelines.busy)
+        if self.pipelines.busy and not self._reading_pipelines:
+            self._dirty = True          # the next round starts the read
+        return not (plan.claims or plan.skips or self.pipelines.busy or self._reading_pipelines)
 
     def step(self, now: float | None = None, timeout: float = 1.0) -> None:
         """Apply the events that are waiting (or the first within ``timeout``), then dispatch."""
@@ -244,6 +247,8 @@ class Scheduler:
                 self._requeue_unstarted(event.name, f"node {event.name} was lost: {event.reason}")
             elif isinstance(event, LoadRead):
                 self.pool.on_load(event)
+            elif isinstance(event, PipelinesRead):
+                self._pipelines_read(event)
             elif isinstance(event, CaughtUp):
                 if not self.caught_up:
                     log.info("dirt is running: %s, %s", plural(len(self.waiting), "unfinished task"),
@@ -404,32 +409,42 @@ class Scheduler:
             room[name] = max(0, node.slots + ahead - ours[name] - elsewhere[name])
         return room
 
-    def _read_pipelines(self, now: float) -> None:
-        """Read what the book of pipelines lacks: every task of records whose
-        followers just arrived, and tasks named by id in an ``after``."""
+    def _read_pipelines(self) -> None:
+        """Have a thread read what the book of pipelines lacks (every task of records
+        whose followers just arrived, tasks named by id in an ``after``); the loop
+        takes the answer as an event, so a slow view never holds it up."""
         records, ids = self.pipelines.wanted()
-        if not (records or ids):
+        if self._reading_pipelines or not (records or ids):
             return
-        try:
-            tasks = snapshot.record_tasks(self.db, records)
-            found = snapshot.tasks_by_id(self.db, ids) if ids else []
-        except CouchError as exc:
-            log.warning("could not read the tasks of %s that tasks run after (%s); trying again",
-                        plural(len(records), "record"), exc)
-            self._redispatch_at = now + 1.0
+        self._reading_pipelines = True
+
+        def read() -> None:
+            try:
+                tasks = snapshot.record_tasks(self.db, records)
+                found = snapshot.tasks_by_id(self.db, ids) if ids else []
+                self.events.put(PipelinesRead(tasks, found))
+            except CouchError as exc:
+                self.events.put(PipelinesRead({}, [], str(exc)))
+
+        threading.Thread(target=read, daemon=True, name="pipelines").start()
+
+    def _pipelines_read(self, event: PipelinesRead) -> None:
+        self._reading_pipelines = False
+        self._dirty = True
+        if event.error is not None:
+            log.warning("could not read the tasks that tasks run after (%s); trying again", event.error)
+            self._redispatch_at = self.clock() + 1.0
             return
-        self.waiting.refresh(self.pipelines.loaded(tasks, found))
+        self._refresh_followers(self.pipelines.loaded(event.records, event.found))
 
     def _dispatch(self, now: float) -> None:
         """Place waiting tasks on free slots; store why others wait or cannot run."""
-        self._read_pipelines(now)
         room = self._room()
         fresh = self.waiting.take_fresh()
         views = self.pool.views(self._busy(), room)
         tasks = self.waiting.waiting(None if any(room.values()) else fresh)
         decided = self.placer.plan(tasks, views, self.pool.version, fresh, self.pipelines)
-        if self.pipelines.busy:
-            self._dirty = True          # a reference to look up again next round
+        self._read_pipelines()          # what this round could not decide yet
         if decided.turned_down:
             self._redispatch_at = now + TURNED_DOWN_RETRY
         if not decided:

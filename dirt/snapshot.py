@@ -9,18 +9,26 @@ database's ``update_seq``, reads the view, and then follows ``_changes`` from
 that sequence, so nothing written meanwhile is missed (a change seen twice is
 harmless: documents are taken by revision).
 
-The view is built once, by the first server on a database (about a minute per
-100,000 documents on pouchdb-server), then kept current by each start and by
-:func:`refresh` every few minutes while a server runs, so a start costs time
-in proportion to the work in flight, not to the history. The same design
-document answers what a record's followers need (:func:`record_tasks`: every
-task of a record, briefly). Where the design
-document cannot be written (an account that is not a database admin), the
-server reads the whole ``_changes`` history instead, and says so.
+The view is built once, in the background, by the first server on a
+database (about a minute per 100,000 documents on pouchdb-server; that first
+server reads the ``_changes`` history as dirt always did), then kept current
+by each start and by :func:`refresh` every few minutes while a server runs,
+so a later start costs time in proportion to the work in flight, not to the
+history. Where the design document cannot be written (an account that is not
+a database admin), the server reads the whole ``_changes`` history at every
+start instead, and says so.
+
+The same design document answers what a record's followers need
+(:func:`record_tasks`: every task of a record, briefly) and what bisections
+read (the records of a branch, the open bisections).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+import time
 from typing import Any, Iterable, Iterator
 
 from .couch import Database
@@ -35,6 +43,8 @@ DESIGN = "dirt-serve"
 VIEW = "unfinished"
 PAGE = 1000
 VIEW_TIMEOUT = 900.0
+BUILD_TIMEOUT = 7200.0     # seconds: a first build over millions of documents
+READY_DOC = "_local/dirt-serve"
 
 
 COUNTS = "counts"
@@ -114,15 +124,55 @@ def unfinished(db: Database) -> list[dict]:
 
 def load(db: Database) -> tuple[Any, list[dict]] | None:
     """``(seq, documents)``: the database's update_seq, then every unfinished
-    task, node and server document; None if the view cannot be used."""
+    task, node and server document; None if the view cannot be used yet.
+
+    The view is used once it has been built (a marker, ``_local/dirt-serve``,
+    says so, for this version of the view). Until then the caller reads the
+    history from ``_changes`` (on pouchdb-server about eight times quicker
+    than building the view), while :func:`build` builds it in the background
+    for the next start.
+    """
     if not install(db):
         log.warning("dirt serve may not write _design/%s (it needs a database admin's rights): reading the "
                     "whole history of %s at every start instead", DESIGN, db.url)
         return None
+    if not built(db):
+        threading.Thread(target=build, args=(db,), daemon=True, name="build-view").start()
+        return None
     seq = db.info().get("update_seq", 0)
-    docs = list(_rows(db))
-    db.view(DESIGN, BY_RECORD, timeout=VIEW_TIMEOUT, limit=0)    # built now, not when a follower arrives
-    return seq, docs
+    return seq, list(_rows(db))
+
+
+def _views_hash() -> str:
+    return hashlib.sha256(json.dumps(design_document()["views"], sort_keys=True).encode()).hexdigest()
+
+
+def built(db: Database) -> bool:
+    """Whether the view has been built on this database (this version of it)."""
+    try:
+        return db.get(READY_DOC).get("views") == _views_hash()
+    except CouchError:
+        return False
+
+
+def build(db: Database) -> None:
+    """Build the view (its first build reads every document), then mark it built."""
+    started = time.monotonic()
+    try:
+        db.view(DESIGN, VIEW, timeout=BUILD_TIMEOUT, limit=0)
+        db.view(DESIGN, BY_RECORD, timeout=BUILD_TIMEOUT, limit=0)    # each view apart on pouchdb-server
+        marker = {"_id": READY_DOC, "views": _views_hash(), "built": time.time()}
+        try:
+            marker["_rev"] = db.get(READY_DOC)["_rev"]
+        except NotFound:
+            pass
+        db.save(marker)
+    except CouchError as exc:
+        log.warning("could not build _design/%s/_view/%s yet (%s): the next start reads the history again",
+                    DESIGN, VIEW, exc)
+        return
+    log.info("built dirt's view of unfinished tasks in %.0f s: later starts read only unfinished tasks",
+             time.monotonic() - started)
 
 
 def _rows(db: Database) -> Iterator[dict]:

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from dirt import snapshot
 from dirt.create import create_project
 from dirt.server import build_server
 from dirt_run import DirtServe, ProjectHelper, add_nodes, run_dirt, serve_until_idle, wait_for
@@ -84,7 +85,8 @@ def test_a_restart_reads_the_unfinished_tasks_not_the_history(project):
                  "created": 1, "state": "passed", "completed": 2, "results": {"success": True}} for i in range(3000)]
     for start in range(0, len(finished), 1000):
         project.db.bulk_docs(finished[start:start + 1000])
-    serve_until_idle(project)           # the first run on this database builds dirt's view
+    serve_until_idle(project)           # the first run on this database reads the history, and builds
+    wait_for(lambda: snapshot.built(project.db), timeout=120, what="dirt's view to be built")  # its view
 
     read = {"changes": 0}
 

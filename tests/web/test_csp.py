@@ -34,6 +34,7 @@ def test_every_page_works_under_the_recommended_policy(project, csp_app, browser
     for page, expected in [("index.html", "test record"), ("record.html?id=r1", "lines: 12"),
                            ("task.html?name=build", "r1"), ("task.html", "build"), ("nodes.html", "No nodes"),
                            ("waiting.html", "Nothing is waiting"), ("file.html?doc=t1&name=x.html", "x.html"),
+                           ("log.html?task=t1", "records no attempt"),
                            ("index.html?branch=main", "No records match"), ("branches.html", "No record has a"),
                            ("flaky.html", "No task is flaky"), ("test.html?task=build&test=t", "No run of build")]:
         browser.open(app + page)

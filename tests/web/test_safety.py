@@ -76,9 +76,11 @@ def test_hostile_text_is_shown_as_text_everywhere(project, app, browser):
     link = browser.js("return document.querySelector(\"tr[data-id='t-xss'] .files a\").href")
     assert "/file.html?doc=t-xss&name=report.html" in link
     browser.open(link)
+    browser.wait("return document.getElementById('file-frame').getAttribute('data-shown') === 'rendered'",
+                 what="the report in its frame")
     frame = browser.js("var f = document.getElementById('file-frame');"
-                       " return [f.getAttribute('sandbox'), f.getAttribute('src')]")
-    assert frame[0] == "" and frame[1].endswith("/t-xss/report.html")
+                       " return [f.getAttribute('sandbox'), f.getAttribute('src'), f.getAttribute('srcdoc')]")
+    assert frame[0] == "" and frame[1] is None and SCRIPT_PAGE in frame[2]   # rendered, without scripts
     time.sleep(1)  # give a script in the frame every chance to run
     assert_nothing_ran(browser)
     browser.screenshot("file-viewer")
@@ -119,13 +121,15 @@ def test_a_tasks_html_file_is_stored_as_text_unless_the_project_opts_in(project,
     browser.open(app + "record.html?id=r1")
     links = browser.js("return Array.from(document.querySelectorAll(\"tr[data-id='t-report'] .files a\"))"
                        ".map(a => [a.textContent, a.href])")
-    assert [text for text, _ in links] == ["HTML report", "chart.svg"]
-    assert links[0][1] == f"{couch.url}/{project.dbname}/t-report/report.html"
-    browser.driver.get(links[0][1])            # straight to the file, in the app's origin
+    # to the sandboxed viewer, which renders them without scripts (tests/web/test_logs.py)
+    assert links == [["HTML report", f"{app}file.html?doc=t-report&name=report.html"],
+                     ["chart.svg", f"{app}file.html?doc=t-report&name=chart.svg"]]
+    raw = f"{couch.url}/{project.dbname}/t-report/report.html"
+    browser.driver.get(raw)                    # straight to the file, in the app's origin
     time.sleep(0.5)
     assert browser.dialogs() == [] and "pwned" not in browser.driver.title
     assert "<script>" in browser.text("body")  # shown as the text it is
-    assert httpx.get(links[0][1]).headers["content-type"].startswith("text/plain")
+    assert httpx.get(raw).headers["content-type"].startswith("text/plain")
 
 
 def test_validate_doc_update_refuses_malformed_records_and_tasks(project, app):

@@ -51,11 +51,21 @@
   /* Content types a browser would run script from, if served from this origin. */
   var ACTIVE = /^(text\/html|application\/xhtml|image\/svg|text\/xml|application\/xml|text\/xsl|application\/javascript|text\/javascript)/i;
 
-  /* Where a link to an attachment goes: straight to the file, unless the file
-   * could run script in the app's origin; then to a viewer that shows it in a
-   * sandboxed frame (no scripts, no access to the app). */
+  /* Files a task attaches as text that are pages to look at (dirt stores
+   * HTML and SVG as text/plain), and text that is a log. */
+  var RENDERED = /\.(html?|xhtml|svg)$/i;
+  var TEXT_LOG = /(^|\/)log-\d+\.txt$|\.log$/i;
+  dirt.isTextLog = function (name) { return TEXT_LOG.test(String(name)); };
+
+  /* Where a link to an attachment goes: a log to the log viewer; a file that
+   * could run script in the app's origin, or an HTML report stored as text,
+   * to a viewer that shows it in a sandboxed frame (no scripts, no access to
+   * the app); anything else straight to the file. */
   dirt.fileHref = function (id, name, contentType) {
-    if (ACTIVE.test(contentType || '')) {
+    var match = /^log-(\d+)\.txt$/.exec(String(name));
+    if (match) return dirt.page('log.html', {task: id, attempt: match[1]});
+    if (TEXT_LOG.test(String(name)) && !ACTIVE.test(contentType || '')) return dirt.page('log.html', {task: id, file: name});
+    if (ACTIVE.test(contentType || '') || RENDERED.test(String(name))) {
       return dirt.page('file.html', {doc: id, name: name});
     }
     return dirt.fileUrl(id, name);

@@ -56,6 +56,10 @@
     }
     if (!n.enabled) status.appendChild(dirt.el('span', 'pill node-disabled', 'disabled'));
     var reason = held ? held.reason : null;
+    if (!held && n.status === 'down' && n.down_reason) {
+      // what the last server to hold it found, kept on the node's document
+      status.appendChild(dirt.el('div', 'reason muted', 'last seen down: ' + n.down_reason));
+    }
     if (down && reason) {
       var why = dirt.el('div', 'reason', reason);
       if (dirt.isTime(n.down_since)) why.appendChild(dirt.el('span', 'muted', ' (since ' + dirt.ago(n.down_since) + ')'));

@@ -140,10 +140,14 @@
     return dirt.el('span', 'muted', '');
   }
 
+  var LOG_FILE = /^log-\d+\.(txt|times\.json)$/;   // an attempt's log as dirt attaches it
+
   function fileLinks(taskId, task) {
     var box = dirt.el('div', 'files');
     var types = {}, linked = {};
     (task.files || []).forEach(function (f) { types[f[0]] = f[1]; });
+    // each attempt's log files: from the Log link and Details, not listed here
+    (task.files || []).forEach(function (f) { if (LOG_FILE.test(f[0])) linked[f[0]] = true; });
     (task.links || []).forEach(function (link) {
       if (!link || typeof link.id !== 'string' || !(link.id in types)) return;
       linked[link.id] = true;
@@ -168,6 +172,7 @@
     if (item.flaky) {
       name.appendChild(dirt.flakyTag(dirt.taskHref(String(task.name)) + '#flaky', item.flaky));
     }
+    if (item.changed) name.appendChild(dirt.provenance.tag(item.changed));
     if (task.variant) name.appendChild(dirt.el('div', 'sub', task.variant));
     if (task.after && task.after.length) name.appendChild(dirt.el('div', 'sub after', 'after ' + task.after.join(', ')));
     name.appendChild(dirt.el('div', 'sub mono', item.id));
@@ -206,6 +211,8 @@
     button.type = 'button';
     button.setAttribute('aria-expanded', open[item.id] ? 'true' : 'false');
     more.appendChild(button);
+    // the task's output: its log page (live while it runs)
+    if (task.attempts > 0) more.appendChild(dirt.link(dirt.page('log.html', {task: item.id}), 'Log', 'log-link'));
     tr.appendChild(more);
 
     if (!open[item.id]) return tr;
@@ -267,10 +274,27 @@
     return box;
   }
 
-  function attemptsTable(attempts) {
+  /* An attempt's log: its file once it ended, the live page while it runs. */
+  function attemptLogCell(taskId, a, index) {
+    var td = dirt.el('td');
+    var number = a.attempt || index;
+    var href = dirt.page('log.html', {task: taskId, attempt: number});
+    if (a.log && typeof a.log === 'object') {
+      var lines = typeof a.log.lines === 'number' ? a.log.lines.toLocaleString() + ' lines' : 'log';
+      td.appendChild(dirt.link(href, lines, 'log-link'));
+      if (a.log.cut_lines) td.appendChild(dirt.el('span', 'muted', ', ' + a.log.cut_lines.toLocaleString() + ' cut'));
+      if (a.log.cut_short) td.appendChild(dirt.el('div', 'muted', 'cut short: ' + a.log.cut_short));
+    } else if (!a.outcome) {
+      td.appendChild(dirt.link(href, 'live log', 'log-link'));
+    }
+    return td;
+  }
+
+  /* ``shownReason``: the task's reason, which its row says already. */
+  function attemptsTable(taskId, attempts, shownReason) {
     var t = dirt.el('table', 'grid attempts');
     var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
-    ['#', 'node', 'started', 'ended', 'outcome', 'reason'].forEach(function (h) { head.appendChild(dirt.el('th', null, h)); });
+    ['#', 'node', 'started', 'ended', 'outcome', 'reason', 'log'].forEach(function (h) { head.appendChild(dirt.el('th', null, h)); });
     thead.appendChild(head);
     t.appendChild(thead);
     attempts.forEach(function (a, i) {
@@ -281,7 +305,9 @@
       tr.appendChild(dirt.el('td', null, dirt.formatTime(a.started)));
       tr.appendChild(dirt.el('td', null, dirt.formatTime(a.ended)));
       tr.appendChild(dirt.el('td', null, a.outcome || ''));
-      tr.appendChild(dirt.el('td', null, a.reason || ''));
+      if (a.reason && a.reason === shownReason) tr.appendChild(dirt.el('td', 'muted', 'as above'));
+      else tr.appendChild(dirt.el('td', null, a.reason || ''));
+      tr.appendChild(attemptLogCell(taskId, a, i + 1));
       tbody.appendChild(tr);
     });
     t.appendChild(tbody);
@@ -291,7 +317,11 @@
   function showDetails(cell, doc) {
     $(cell).empty();
     var results = doc.results && typeof doc.results === 'object' ? doc.results : null;
-    if (doc.reason) cell.appendChild(section('Reason', dirt.el('p', 'reason', doc.reason)));
+    // The task's row says its reason; here the traceback, if it raised, says where.
+    var shownReason = doc.reason || (results && results.reason) || null;
+    if (typeof doc.traceback === 'string' && doc.traceback) {
+      cell.appendChild(section('Traceback', dirt.traceback(doc.traceback)));
+    }
     var report = results && results.tests && typeof results.tests === 'object' && typeof results.tests.total === 'number' ?
       results.tests : null;
     if (report && Array.isArray(report.failures) && report.failures.length) {
@@ -308,7 +338,8 @@
       cell.appendChild(section('Failing tests', failing));
     }
     if (results && !Array.isArray(results)) {
-      cell.appendChild(section('Results', kvTable(results, ['attach_links'].concat(report ? ['tests'] : []))));
+      var skip = ['attach_links'].concat(report ? ['tests'] : []).concat(results.reason === shownReason ? ['reason'] : []);
+      cell.appendChild(section('Results', kvTable(results, skip)));
     } else if (results !== null && results !== undefined) {
       cell.appendChild(section('Results', valueNode(results)));
     } else {
@@ -320,7 +351,9 @@
     });
     if (Object.keys(given).length) cell.appendChild(section('Task document', kvTable(given)));
     if (Array.isArray(doc.attempts) && doc.attempts.length) {
-      cell.appendChild(section('Attempts', attemptsTable(doc.attempts)));
+      cell.appendChild(section('Attempts', attemptsTable(doc._id, doc.attempts, shownReason)));
+      var ran = dirt.provenance.section(doc, changed[doc._id] || null);
+      if (ran) cell.appendChild(ran);
     }
     var names = Object.keys(doc._attachments || {});
     if (names.length) {
@@ -433,7 +466,7 @@
         return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null};
       });
       stateOf = {};
-      current.forEach(function (item) { stateOf[item.id] = item.state; });
+      current.forEach(function (item) { stateOf[item.id] = item.state; item.changed = changed[item.id] || null; });
       markRerunFlakes(current);
       var stage = stages(current);
       current.sort(function (a, b) {
@@ -448,6 +481,7 @@
       $('#empty').prop('hidden', current.length > 0);
       $(table).prop('hidden', !current.length);
       if (!flakyLoaded) loadFlaky();
+      loadProvenance();
     });
   }
 
@@ -575,6 +609,22 @@
         list.forEach(function (i) { i.flaky = 'passed and failed on this record'; });
       }
     });
+  }
+
+  // -- what ran: tasks whose module changed between runs on this record -------------------
+
+  var changed = {}, changedSig = '{}';
+
+  /* After a render: the record's provenance rows; a change in the marks renders again. */
+  function loadProvenance() {
+    dirt.view('provenance', {startkey: [id], endkey: [id, {}]}).then(function (answer) {
+      var found = dirt.provenance.changes(answer.rows);
+      var sig = JSON.stringify(found);
+      if (sig === changedSig) return;
+      changed = found;
+      changedSig = sig;
+      refresh();
+    }, function () { /* the marks are extra; the page works without them */ });
   }
 
   /* After the first render: which of these task names were flaky in the newest runs. */
