@@ -25,9 +25,11 @@ Figures, per server (see bench/README.md):
    start minus the time the PUT returned (the document is written). Target:
    median <= 10 ms. Shown too: the same counting the PUT itself.
 3. start-up: a database holding H finished tasks (H = 50,000 and 500,000).
-   ``dirt serve`` is started once (the first run on that database: its cost is
-   shown), stopped, then started again, and a task is written as it starts:
-   the time from starting the process to that task starting. Target: <= 1 s.
+   ``dirt serve`` is started once (the first run on that database: it reads
+   the history, and builds dirt's view in the background; both costs are
+   shown), stopped once the view is built, then started again, and a task is
+   written as it starts: the time from starting the process to that task
+   starting. Target: <= 1 s.
    The server's memory (RSS) once idle is shown for each H.
 4. printing: the throughput run again with tasks that print 100 lines each,
    against the no-op run on the same server. Target: <= 1.05x. And long
@@ -488,28 +490,41 @@ class Bench:
                     doc["_id"] = f"h-{start + i:07d}"
                 backend.bulk(db, docs)
             say(f"    stored in {time.time() - t:.0f} s")
-            first = self.start_and_run_one(backend, db, "first")
+            first = self.start_and_run_one(backend, db, "first", keep_serving_until_built=True)
             second = self.start_and_run_one(backend, db, "second")
-            say(f"  {backend.name}, {history:,} finished: first run {first['start']:.2f} s, "
-                f"then {second['start']:.2f} s; RSS {second['rss']:.0f} MiB")
+            say(f"  {backend.name}, {history:,} finished: first run {first['start']:.2f} s (view built after "
+                f"{first['built']:.0f} s), then {second['start']:.2f} s; RSS {second['rss']:.0f} MiB")
             self.rows.append((f"{backend.name}: start-up, {history:,} finished tasks",
                               f"{second['start']:.2f} s (RSS {second['rss']:.0f} MiB)",
-                              f"first run on the db: {first['start']:.1f} s",
+                              f"first run: {first['start']:.1f} s, its view built in {first['built']:.0f} s",
                               f"<= {STARTUP_TARGET:g} s", "PASS" if second["start"] <= STARTUP_TARGET else "FAIL"))
 
-    def start_and_run_one(self, backend: Backend, db: str, tag: str) -> dict:
-        """Start dirt serve, write one task at once: seconds from start to the task starting."""
+    def start_and_run_one(self, backend: Backend, db: str, tag: str, keep_serving_until_built: bool = False) -> dict:
+        """Start dirt serve, write one task at once: seconds from start to the task starting.
+
+        With ``keep_serving_until_built`` (a first run), the server keeps running
+        until dirt's view of unfinished tasks is built (``_local/dirt-serve``),
+        as a real first run would; that time is shown too.
+        """
         serve = Serve(self, backend, db, self.tmp / f"serve-{db}-{tag}.log")
         doc_id = f"new-{tag}"
+        built = None
         try:
             backend.client.put(f"{backend.base}/{db}/{doc_id}", content=dumps(
                 {"type": "task", "record_id": "r1", "name": TASK_NAME, "created": time.time()})).raise_for_status()
             got = self.wait_final(backend, db, doc_id, timeout=1800)
             time.sleep(1.0)
             rss = rss_mib(serve.proc.pid)
+            if keep_serving_until_built:
+                deadline = time.monotonic() + 7200
+                while backend.client.get(f"{backend.base}/{db}/_local/dirt-serve").status_code != 200:
+                    if time.monotonic() > deadline or serve.proc.poll() is not None:
+                        raise RuntimeError(f"dirt's view was never built:\n{serve.output()[-2000:]}")
+                    time.sleep(0.5)
+                built = time.time() - serve.t_start
         finally:
             serve.stop()
-        return {"start": got["results"]["t_start"] - serve.t_start, "rss": rss}
+        return {"start": got["results"]["t_start"] - serve.t_start, "rss": rss, "built": built}
 
     # -- 4. SSH -----------------------------------------------------------------------------------------
     def ssh_costs(self) -> None:
@@ -574,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ssh", action="store_true", help="leave out the SSH figures")
     parser.add_argument("--skip-couchdb3", action="store_true", help="measure on pouchdb-server only")
     parser.add_argument("--skip-startup", action="store_true", help="leave out the start-up figures")
+    parser.add_argument("--only", choices=("throughput", "printing", "latency", "startup", "ssh"), action="append",
+                        help="measure only these figures (repeatable)")
     parser.add_argument("--dirt", metavar="CHECKOUT", help="run `dirt serve` from this checkout (before/after)")
     args = parser.parse_args(argv)
     if args.tasks is None:
@@ -601,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
             phases += [(bench.startup, b) for b in bench.backends]
         if not args.skip_ssh:
             phases.append((bench.ssh_costs, None))
+        if args.only:
+            phases = [(p, b) for p, b in phases if p.__name__.replace("_costs", "") in args.only]
         for phase, backend in phases:
             say(f"{phase.__name__}" + (f" on {backend.name}" if backend else ""))
             try:

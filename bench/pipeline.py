@@ -54,12 +54,12 @@ def task(doc_id: str, **fields):
 
 def per_round(placer: Placer, tasks, nodes, fresh, pipelines, rounds: int = 20, batches: int = 15) -> float:
     """Seconds per round: the best of several batches (other work on the machine only slows one down)."""
-    placer.plan(tasks, nodes, 1, fresh, pipelines)
+    placer.plan(tasks, nodes, 1, fresh, pipelines=pipelines)
     best = float("inf")
     for _ in range(batches):
         start = time.perf_counter()
         for _ in range(rounds):
-            placer.plan(tasks, nodes, 1, fresh, pipelines)
+            placer.plan(tasks, nodes, 1, fresh, pipelines=pipelines)
         best = min(best, (time.perf_counter() - start) / rounds)
     return best
 

@@ -6,6 +6,7 @@ project already exists); 3 CouchDB unreachable, refusing or failing;
 """
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -65,11 +66,13 @@ def cli() -> None:
     Add nodes to run on:      dirt updatenodes localhost node1.example.com
     Run waiting tasks:        dirt serve
     See where things stand:   dirt status
+    Store a record, tasks:    dirt submit r124 --task examples.simple
     Find what broke a task:   dirt bisect TASK --good RECORD --bad RECORD
+    Cancel, run again:        dirt cancel TASK_ID; dirt rerun --record r124 --failed
 
-    Records and tasks are JSON documents you add to the database (curl,
-    `egret pushdata`, a post-commit hook); `dirt serve` runs each task on a
-    matching node and stores its results and attachments back.
+    Records and tasks are JSON documents in the database (`dirt submit`,
+    curl, `egret pushdata`, a post-commit hook); `dirt serve` runs each task
+    on a matching node and stores its results and attachments back.
     """
 
 
@@ -227,18 +230,259 @@ def logs(task_id: str, attempt: int | None, follow: bool, project_dir: Path | No
 
 
 @cli.command()
+@click.argument("task_ids", nargs=-1)
 @project_option
-def status(project_dir: Path | None) -> None:
+def status(task_ids: tuple[str, ...], project_dir: Path | None) -> None:
     """Sum up the database: records, tasks by state, servers, nodes, and what waits.
 
     A server is alive while its heartbeat is recent; a node shows as up only
-    while a live server holds it.
+    while a live server holds it. With TASK_IDS: each task's runs instead
+    (a rerun keeps the earlier ones), how each ended, and who asked for it.
     """
-    from .status import summarize
+    from .status import summarize, task_history
 
     project = load(project_dir)
     db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
+    if task_ids:
+        click.echo("\n".join(task_history(db, task_id) for task_id in task_ids))
+        return
     click.echo(summarize(db))
+
+
+# -- acting on records and tasks: submit, cancel, rerun ------------------------------------------
+
+db_option = click.option(
+    "--db", "db_url", metavar="URL", default=None,
+    help="The database's URL (http://host:5984/dbname) instead of the project's settings; the login as "
+         "for the project: in the URL, DIRT_COUCHDB_USER/DIRT_COUCHDB_PASSWORD, COUCHDB_USER/"
+         "COUCHDB_PASSWORD, or ~/.netrc.")
+
+
+def target(project_dir: Path | None, db_url: str | None) -> tuple[Database, Project | None]:
+    """The database to act on (``--db``, else the project's), and the project if there is one."""
+    project = None
+    if db_url is None or project_dir is not None:     # with --db alone, no project (a hook in another repo)
+        project = load(project_dir)
+    if db_url is not None:
+        return Database.from_url(db_url), project
+    s = project.settings
+    return Database.from_url(s.couchdb_host, s.couchdb_dbname), project
+
+
+@cli.command()
+@click.argument("record_id", required=False)
+@click.option("--task", "-t", "names", multiple=True, metavar="NAME",
+              help="A task module to run for the record (repeat for several), e.g. examples.simple.")
+@click.option("--description", "-d", default=None, help="The record's description (with --git: the commit's subject).")
+@click.option("--kwargs", "kwargs_json", metavar="JSON", default=None,
+              help='Keyword arguments for every task, as a JSON object: \'{"compiler": "gcc"}\'.')
+@click.option("--kwarg", "kwarg_pairs", multiple=True, metavar="KEY=VALUE",
+              help="One keyword argument (repeatable); VALUE is read as JSON if it is JSON (n=3), else as text.")
+@click.option("--platform", default=None, help="Where the tasks must run: linux, darwin, win32...")
+@click.option("--requires", multiple=True, metavar="RULE",
+              help="A requirement the node must meet (repeatable): 'architecture is x86_64', 'G4INSTALL in environ'.")
+@click.option("--field", "fields", multiple=True, metavar="KEY=VALUE",
+              help="Another field of the record (repeatable): branch=main, author=ann, changeset_url=...")
+@click.option("--git", "from_git", is_flag=True,
+              help="Take the record from git's HEAD: its sha as id and sha, subject, author, branch, and the "
+                   "remote origin as repository (DIRT_REVISION, DIRT_SUBJECT, DIRT_REPOSITORY win).")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="The git repository for --git (default: the current directory).")
+@click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help='A JSON or YAML file with the record and its tasks: {"record": {...}, "tasks": [...]}, '
+                   'or {"docs": [...]}.')
+@click.option("--matrix", "axes", multiple=True, metavar="KEY=V1,V2",
+              help="One task per combination of values (repeatable): --matrix platform=linux,osx --matrix "
+                   "python=3.11,3.12 makes four of each task; platform sets where it runs, other keys go "
+                   "into its kwargs (as strings).")
+@click.option("--after", "after", multiple=True, metavar="NAME",
+              help="The tasks run after the record's tasks of this name (or this task id) passed, and are "
+                   "skipped if one did not (repeatable).")
+@click.option("--again", is_flag=True, help="Store new copies of tasks that are stored already.")
+@project_option
+@db_option
+def submit(record_id: str | None, names: tuple[str, ...], description: str | None, kwargs_json: str | None,
+           kwarg_pairs: tuple[str, ...], platform: str | None, requires: tuple[str, ...], fields: tuple[str, ...],
+           from_git: bool, repo: Path, file_path: Path | None, axes: tuple[str, ...], after: tuple[str, ...],
+           again: bool, project_dir: Path | None, db_url: str | None) -> None:
+    """Store record RECORD_ID and tasks to run for it; print what was stored.
+
+    \b
+    dirt submit r124 --task examples.simple --task examples.kwargs --kwarg foo=3
+    dirt submit --git --task build --task test       (in a git post-commit hook)
+    dirt submit --file r124.yaml
+    dirt submit r124 --task test --after build --matrix platform=linux,osx
+
+    Each task's id is the record's id and the task's name (plus a hash of its
+    kwargs, platform and requires, if any), so submitting the same record
+    and tasks again stores nothing new (it says "exists"); --again stores
+    copies. Names are checked against the project's tasks/ when there is a
+    project. Nothing is stored if anything is wrong. Exit code 3 if CouchDB
+    refuses a document (e.g. the account lacks the "submitters" role).
+    """
+    from . import submit as submitting
+    from .taskfiles import resolve_task
+
+    if file_path is not None:
+        if record_id or names or from_git or description or kwargs_json or kwarg_pairs or platform or requires \
+                or fields or after:
+            raise click.UsageError("--file holds the record and its tasks: give no RECORD_ID, --task or other "
+                                   "record options with it")
+        submission = submitting.from_file(file_path)
+    else:
+        record_fields: dict = submitting.git_fields(repo) if from_git else {}
+        for pair in fields:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise click.UsageError(f"--field {pair!r} is not KEY=VALUE (e.g. --field branch=main)")
+            record_fields[key] = value
+        record_id = record_id or record_fields.pop("_id", None)
+        record_fields.pop("_id", None)
+        if not names:
+            raise click.UsageError("name at least one task to run: --task NAME (e.g. --task examples.simple)")
+        kwargs = {}
+        if kwargs_json is not None:
+            try:
+                kwargs = json.loads(kwargs_json)
+            except ValueError as exc:
+                raise click.UsageError(f"--kwargs is not JSON: {exc}") from None
+            if not isinstance(kwargs, dict):
+                raise click.UsageError('--kwargs must be a JSON object, e.g. \'{"compiler": "gcc"}\'')
+        kwargs.update(submitting.parse_kwarg(pair) for pair in kwarg_pairs)
+        submission = submitting.from_options(record_id or "", list(names), description=description,
+                                             kwargs=kwargs, platform=platform, requires=list(requires),
+                                             fields=record_fields,
+                                             task_fields={"after": list(after)} if after else None)
+    if axes:        # one task per combination (dirt.matrix), for --task and --file alike
+        from .matrix import expand, parse_axis
+
+        parsed = [parse_axis(axis) for axis in axes]
+        submission.tasks = [doc for task in submission.tasks for doc in expand(task, parsed)]
+    db, project = target(project_dir, db_url)
+
+    def problem_of(name: str) -> str | None:
+        try:
+            resolve_task(project.tasks_dir, name)
+        except DirtError as exc:
+            return str(exc)
+        return None
+
+    stored = submitting.store(db, submission, again=again, problem_of=problem_of if project else None)
+    for item in stored:
+        line = f"{item.kind} {item.doc_id}: {item.status}" + (f" ({item.detail})" if item.detail else "")
+        click.echo(("error: " if not item.ok else "") + line, err=not item.ok)
+    if not all(item.ok for item in stored):
+        sys.exit(3)
+
+
+def _report_action(report, verb: str) -> None:
+    for done in report.done:
+        click.echo(done.message)
+    if report.note:
+        click.echo(report.note)
+    for task_id, why in report.refused:
+        click.echo(f"error: {task_id}: not {verb}: {why}", err=True)
+    if report.refused:
+        sys.exit(3 if report.couch_refused else 1)
+
+
+@cli.command()
+@click.argument("task_ids", nargs=-1)
+@click.option("--record", "record_id", metavar="RECORD_ID", default=None,
+              help="Cancel every task of this record that has not ended.")
+@project_option
+@db_option
+def cancel(task_ids: tuple[str, ...], record_id: str | None, project_dir: Path | None, db_url: str | None) -> None:
+    """Cancel tasks TASK_IDS (or those of --record): waiting ones never start,
+    running ones are stopped on their node by the dirt serve that runs them.
+
+    Each is marked cancelled with who asked (your CouchDB account, or your
+    local user name where the server has no accounts) and when. A task that
+    has already ended is left alone and said so (exit code 1). Needs the
+    "operators" role on a CouchDB with roles.
+    """
+    from . import actions
+
+    db, _ = target(project_dir, db_url)
+    _report_action(actions.cancel(db, task_ids, record_id), "cancelled")
+
+
+@cli.command()
+@click.argument("task_ids", nargs=-1)
+@click.option("--record", "record_id", metavar="RECORD_ID", default=None,
+              help="Rerun the tasks of this record that have ended.")
+@click.option("--failed", is_flag=True, help="Only tasks that ended failed or error.")
+@click.option("--with-followers", "followers", is_flag=True,
+              help="Also rerun every finished task that runs after them (those skipped because of them are "
+                   "rerun anyway).")
+@project_option
+@db_option
+def rerun(task_ids: tuple[str, ...], record_id: str | None, failed: bool, followers: bool, project_dir: Path | None,
+          db_url: str | None) -> None:
+    """Run finished tasks TASK_IDS (or those of --record) again, keeping every earlier run.
+
+    \b
+    dirt rerun r124-examples.simple
+    dirt rerun --record r124 --failed
+
+    The task document gets a new run: the one that ended (its state,
+    results, node, times, reason) moves to its "runs" list, and the task
+    waits to run again, with who asked and when. Views that read
+    "completed" and "results.success" show the newest run; the task history
+    page, `dirt status` and notifications see every run. A task still
+    waiting or running (also one already being rerun) is left alone and said
+    so (exit code 1). Needs the "operators" role on a CouchDB with roles.
+
+    Tasks that run after them (`after`) and were skipped because of them
+    run again too; rerunning a skipped task first reruns what it was skipped
+    for (the task it runs after that failed).
+    """
+    from . import actions
+
+    db, _ = target(project_dir, db_url)
+    _report_action(actions.rerun(db, task_ids, record_id, failed=failed, followers=followers), "rerun")
+
+
+@cli.command()
+@click.option("--members-only", is_flag=True,
+              help="Only members may read (the roles readers, submitters, operators, dirt-server); "
+                   "without it anyone may read, and writes still need a role.")
+@click.option("--grant", "grants", multiple=True, metavar="USER=ROLE[,ROLE]",
+              help="Give an existing account roles (repeatable): --grant ann=operators --grant ci=dirt-server.")
+@click.option("--csp", "apply_csp", is_flag=True,
+              help="Also set the server's attachment Content-Security-Policy so the app's own scripts run "
+                   "(Apache CouchDB 3.2+; see `egret csp --help`).")
+@project_option
+def setup(members_only: bool, grants: tuple[str, ...], apply_csp: bool, project_dir: Path | None) -> None:
+    """Set up the project's database for production, as a server admin.
+
+    Creates the database, writes its _security (members-only with
+    --members-only; else anyone may read), pushes the web app (whose
+    validate_doc_update enforces the roles: readers change nothing,
+    submitters add records and tasks, operators cancel and rerun, only
+    dirt-server writes outcomes), installs the design documents dirt serve
+    reads, gives accounts roles (--grant) and checks that the server lets
+    the app's scripts run (--csp changes the server's setting so they do).
+    Each step says what it changed; running it again changes nothing that
+    is right already. Give a server admin's login as for any dirt command
+    (DIRT_COUCHDB_USER and DIRT_COUCHDB_PASSWORD, or ~/.netrc).
+    """
+    from .couch import split_credentials
+    from .setup import setup as set_up
+
+    project = load(project_dir)
+    s = project.settings
+    pairs = []
+    for given in grants:
+        user, sep, roles = given.partition("=")
+        if not sep or not user or not roles:
+            raise click.UsageError(f"--grant {given!r} is not USER=ROLE[,ROLE] (e.g. --grant ann=operators)")
+        pairs.append((user, [r.strip() for r in roles.split(",") if r.strip()]))
+    _, login = split_credentials(s.couchdb_host)
+    db = Database.from_url(s.couchdb_host, s.couchdb_dbname)
+    for line in set_up(db, project.root / "web", login, members_only=members_only, grants=pairs,
+                       apply_csp=apply_csp):
+        click.echo(line, err=line.startswith("warning:"))
 
 
 @cli.command("bisect")
@@ -251,8 +495,9 @@ def status(project_dir: Path | None) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop waiting after this long (the bisection goes on without you).")
 @project_option
+@db_option
 def bisect_command(task_name: str, good: str, bad: str, no_wait: bool, timeout: float | None,
-                   project_dir: Path | None) -> None:
+                   project_dir: Path | None, db_url: str | None) -> None:
     """Find the first record on which TASK_NAME fails, between --good and --bad.
 
     The records of their branch (their `branch` field) are ordered by
@@ -271,8 +516,7 @@ def bisect_command(task_name: str, good: str, bad: str, no_wait: bool, timeout: 
     from .bisect import DONE, PASSED, describe
     from .bisector import follow, servers_alive, start
 
-    project = load(project_dir)
-    db = Database.from_url(project.settings.couchdb_host, project.settings.couchdb_dbname)
+    db, _ = target(project_dir, db_url)
     doc = start(db, task_name, good, bad, time.time())
     click.echo(f"bisect {doc['_id']}: {task_name}, passing on {good}, failing on {bad}")
     if servers_alive(db, time.time()) == 0:

@@ -284,19 +284,34 @@ class Database:
     def all_docs(self, **params: Any) -> dict:
         return self._req("GET", "_all_docs", params=_encode_params(params))
 
+    def docs_by_id(self, doc_ids: list[str]) -> dict[str, dict]:
+        """The current documents with these ids (``POST _all_docs``); missing and deleted ones left out."""
+        if not doc_ids:
+            return {}
+        rows = self._req("POST", "_all_docs", params={"include_docs": "true"},
+                         content=_dumps({"keys": doc_ids}), headers={"Content-Type": "application/json"})
+        return {row["key"]: row["doc"] for row in rows.get("rows", [])
+                if isinstance(row, dict) and isinstance(row.get("doc"), dict)}
+
+    def find(self, selector: dict, limit: int = 1_000_000) -> list[dict]:
+        """Documents matching a Mango ``selector`` (``POST _find``; any reader may ask)."""
+        answer = self._req("POST", "_find", content=_dumps({"selector": selector, "limit": limit}),
+                           headers={"Content-Type": "application/json"})
+        return [doc for doc in answer.get("docs", []) if isinstance(doc, dict)]
+
+    def security(self) -> dict:
+        """The database's ``_security`` object (its admins and members)."""
+        return self._req("GET", "_security") or {}
+
+    def set_security(self, security: dict) -> None:
+        """Replace the ``_security`` object (a server or database admin's right)."""
+        self._req("PUT", "_security", content=_dumps(security), headers={"Content-Type": "application/json"})
+
     def view(self, design: str, name: str, timeout: float | None = None, **params: Any) -> dict:
         """Query view ``name`` of ``_design/<design>``; ``key``/``startkey``/``endkey`` are JSON-encoded."""
         path = f"{doc_path('_design/' + design)}/_view/{quote(name, safe='')}"
         extra = {"timeout": timeout} if timeout is not None else {}
         return self._req("GET", path, params=_encode_params(params), **extra)
-
-    def find(self, selector: dict, fields: list[str] | None = None, limit: int = 100_000) -> list[dict]:
-        """``POST _find``: the documents matching a Mango ``selector`` (an index helps, none is needed)."""
-        body: dict[str, Any] = {"selector": selector, "limit": limit}
-        if fields:
-            body["fields"] = fields
-        answer = self._req("POST", "_find", content=_dumps(body), headers={"Content-Type": "application/json"})
-        return answer.get("docs", [])
 
     def get_attachment(self, doc_id: str, name: str) -> bytes:
         resp = self._req("GET", f"{doc_path(doc_id)}/{quote(name, safe='/')}", expect_json=False)

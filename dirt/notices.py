@@ -75,6 +75,7 @@ def failure_email(doc: Mapping, record: Mapping, settings: Settings) -> dict:
         f"Node:    {node}",
         f"State:   {state}",
         f"Reason:  {failure_reason(doc)}",
+        *rerun_lines(doc),
         "",
         f"Record page: {record_url(settings, record_id)}",
     ]
@@ -85,6 +86,17 @@ def failure_email(doc: Mapping, record: Mapping, settings: Settings) -> dict:
     on = f" on {doc['node']}" if doc.get("node") else ""
     return {"to": list(settings.notify_list), "subject": f"[{project}] {name} {state}{on} (record {record_id})",
             "body": "\n".join(lines) + "\n"}
+
+
+def rerun_lines(doc: Mapping) -> list[str]:
+    """For a task that was rerun: which run this is, who asked, and how the earlier runs ended."""
+    run = doc.get("run")
+    if not isinstance(run, int) or isinstance(run, bool) or run < 2:
+        return []
+    asked = f" (rerun by {doc['rerun_by']})" if isinstance(doc.get("rerun_by"), str) else ""
+    earlier = [r for r in doc.get("runs") or [] if isinstance(r, dict)]
+    ended = ", ".join(f"run {r.get('run')} {r.get('state')}" for r in earlier)
+    return [f"Run:     {run}{asked}" + (f"; earlier: {ended}" if ended else "")]
 
 
 @dataclass

@@ -25,7 +25,7 @@ are found once per change of a record's shape (its tasks' names and
 ``after``), not per round.
 
 The same briefs answer what a rerun needs (:func:`followers`,
-:func:`blockers`).
+:func:`blockers`, :func:`rerun_set`).
 """
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class Brief:
     node: str | None = None
     after: tuple[str, ...] = ()
     rev: int = 0                 # the revision's generation: a newer one replaces an older
+    completed: float | None = None
 
     @property
     def final(self) -> bool:
@@ -63,16 +64,19 @@ class Brief:
 
     @classmethod
     def of(cls, task: TaskDoc) -> "Brief":
-        return cls(task.id, task.record_id or "", task.name, task.state, task.node, task.after, task.rev_number)
+        return cls(task.id, task.record_id or "", task.name, task.state, task.node, task.after, task.rev_number,
+                   task.completed)
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What a follower should do now: ``kind`` is ready, wait, skip, error or unknown
-    (its record is being read: decide nothing yet); ``reason`` says why."""
+    (its record is being read: decide nothing yet); ``reason`` says why. A ready
+    one was ready ``since`` the last of what it runs after ended."""
 
     kind: str
     reason: str = ""
+    since: float = 0.0
 
 
 READY = Verdict("ready")
@@ -468,7 +472,7 @@ class Pipelines:
             return Verdict("skip", "; ".join(words) + more)
         open_deps = [d for d in deps if states[d] not in FINAL_STATES]
         if not open_deps:
-            return READY
+            return Verdict("ready", "", max((record.tasks[d].completed or 0.0 for d in deps), default=0.0))
         words = []
         for d in open_deps[:SHOWN]:
             node = record.tasks[d].node
@@ -530,6 +534,26 @@ def blockers(briefs: Iterable[Brief], task_id: str) -> list[str]:
             if brief.state == SKIPPED:
                 frontier.append(dep)
     return _ordered(record, found)
+
+
+def rerun_set(briefs: Iterable[Brief], chosen: Iterable[str], with_followers: bool = False) -> list[str]:
+    """What to rerun when ``chosen`` are: those, what a chosen skipped task was
+    skipped for (:func:`blockers`), and the tasks after the chosen ones that
+    were skipped because of them; with ``with_followers`` every finished task
+    after them. Only finished tasks are added (the others run anyway), in run order."""
+    briefs = list(briefs)
+    record = _record_of(briefs)
+    chosen = [c for c in chosen if c in record.tasks]
+    wanted = set(chosen)
+    for task_id in chosen:
+        if record.tasks[task_id].state == SKIPPED:
+            wanted.update(blockers(briefs, task_id))
+    for task_id in list(wanted):
+        for follower in followers(briefs, task_id):
+            brief = record.tasks[follower]
+            if brief.final and (with_followers or brief.state == SKIPPED):
+                wanted.add(follower)
+    return _ordered(record, wanted)
 
 
 def _ordered(record: RecordTasks, ids: set[str]) -> list[str]:

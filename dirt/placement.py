@@ -10,11 +10,13 @@ tasks they can take now) and decides, for each task, one of:
   node1: architecture is 'x86_64'"), written only when it changes;
 * an **error**: the task can never run as written (its document has a
   problem, or its module does not exist under tasks/, or its ``after`` can
-  never be met);
+  never be met), or it has waited longer than its ``wait_timeout`` for a
+  node that can run it (so its record finishes instead of waiting for ever);
 * a **skip**, for a task that runs after others (``after``) when one of them
   did not pass (:mod:`dirt.pipeline` decides, from what the server knows of
   the record; a task whose record is still being read is left for a later
-  round).
+  round). Waiting for those tasks is not waiting for a node: a task's
+  ``wait_timeout`` counts from when they passed.
 
 No I/O happens here except through ``problem_of`` (which checks a task's
 module against the tasks/ directory); results are cached per task revision
@@ -56,6 +58,7 @@ class Round:
     errors: list[tuple[TaskDoc, str]] = field(default_factory=list)   # (task, reason)
     skips: list[tuple[TaskDoc, str]] = field(default_factory=list)    # (task, reason): one it runs after did not pass
     turned_down: bool = False        # the balancer declined nodes that had room: look again soon
+    next_deadline: float | None = None   # when the first task that cannot run reaches its wait_timeout
 
     def __bool__(self) -> bool:
         return bool(self.claims or self.waits or self.errors or self.skips)
@@ -66,24 +69,34 @@ class Placer:
 
     ``balancer.choose(candidates)`` picks one of the matching nodes that have
     room (or None to decline them all); ``problem_of(task)`` says why a task
-    can never run (None if it can).
+    can never run (None if it can). ``wait_timeout`` is how long a task
+    that no node can run may wait (the setting; a task's own field wins;
+    0: for ever), counted from the task's creation, rerun or last requeue,
+    but not from before ``counting_from`` (when this server started): time
+    when no dirt serve ran does not count, so a server started after a
+    pause does not end at once what waited meanwhile.
     """
 
-    def __init__(self, balancer, problem_of: Callable[[TaskDoc], str | None]):
+    def __init__(self, balancer, problem_of: Callable[[TaskDoc], str | None], wait_timeout: float = 0.0,
+                 counting_from: float = 0.0):
         self.balancer = balancer
         self.problem_of = problem_of
+        self.wait_timeout = wait_timeout
+        self.counting_from = counting_from
         self._problems: dict[tuple[str, str], str | None] = {}
         self._matches: dict[tuple[str, str, int], tuple[list[str], str | None]] = {}
 
     def plan(self, tasks: Iterable[TaskDoc], nodes: Sequence[NodeView], nodes_version: int,
-             fresh: set[str], pipelines: Pipelines | None = None) -> Round:
+             fresh: set[str], now: float | None = None, pipelines: Pipelines | None = None) -> Round:
         """Decide for ``tasks`` (in dispatch order) on ``nodes``.
 
         ``nodes_version`` changes whenever any node does (it keys the cache).
         Once no node has room left, only the tasks in ``fresh`` (changed since
         the last round) are still looked at, for a reason or an error to write;
-        the others wait, unchanged, for room. ``pipelines`` decides tasks that
-        run after others; without it they are left waiting.
+        the others wait, unchanged, for room. ``now`` (the time) lets tasks
+        that waited too long end in error; without it none does.
+        ``pipelines`` decides tasks that run after others; without it they
+        are left waiting.
         """
         decided = Round()
         views = {n.name: n for n in nodes}
@@ -111,9 +124,13 @@ class Placer:
                     decided.waits.append((task, verdict.reason))
                 if verdict.kind != "ready":
                     continue
+            ready_since = verdict.since if task.after else 0.0
             names, why = self._candidates(task, views, nodes_version)
             if why:
-                if task.reason != why:
+                waited = self._waited_too_long(task, why, now, decided, ready_since)
+                if waited:
+                    decided.errors.append((task, waited))
+                elif task.reason != why:
                     decided.waits.append((task, why))
                 continue
             if room <= 0:
@@ -128,6 +145,23 @@ class Placer:
             chosen.busy += 1
             room -= 1
         return decided
+
+    def _waited_too_long(self, task: TaskDoc, why: str, now: float | None, decided: Round,
+                         ready_since: float = 0.0) -> str | None:
+        """The error for a task that no node can run and that has waited past its
+        wait_timeout (counted from ``ready_since`` for one that waited for the
+        tasks it runs after); else None (noting in ``decided`` when it would time out)."""
+        limit = task.wait_timeout if task.wait_timeout is not None else self.wait_timeout
+        if now is None or not limit:
+            return None
+        since = max(task.waiting_since, self.counting_from, ready_since)
+        deadline = since + limit
+        if now < deadline:
+            if decided.next_deadline is None or deadline < decided.next_deadline:
+                decided.next_deadline = deadline
+            return None
+        return f"gave up after waiting {describe_seconds(now - since)} " \
+               f"(wait_timeout {describe_seconds(limit)}): {why}"
 
     def problem(self, task: TaskDoc) -> str | None:
         """Why ``task`` can never run as written (cached per revision), or None."""
@@ -174,3 +208,17 @@ class Placer:
             if downs:
                 return matching, "every matching node is down: " + "; ".join(downs)
         return matching, None
+
+
+def describe_seconds(seconds: float) -> str:
+    """``90`` -> "1 min 30 s", ``7200`` -> "2 h": a duration as people say it."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{hours // 24} days" + (f" {hours % 24} h" if hours % 24 else "")

@@ -154,7 +154,7 @@ class Scheduler:
         if not any(room.values()):
             return True
         views = self.pool.views(self._busy(), room)
-        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set(), self.pipelines)
+        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set(), pipelines=self.pipelines)
         if self.pipelines.busy and not self._reading_pipelines:
             self._dirty = True          # the next round starts the read
         return not (plan.claims or plan.skips or self.pipelines.busy or self._reading_pipelines)
@@ -335,7 +335,8 @@ class Scheduler:
         if task.state == TaskState.CANCELLED.value:
             log.warning("Task %s: cancelled; stopping it on %s", task.id, run.node)
             run.task = task
-            run.stop_with(Outcome("cancelled", "cancelled", "cancelled while it ran"))
+            who = f" by {task.cancelled_by}" if task.cancelled_by else ""
+            run.stop_with(Outcome("cancelled", "cancelled", f"cancelled{who} while it ran"))
         elif not transitions.is_ours(task, self.server_id, run.attempt):
             log.warning("Task %s: stopped here (another server took it over)", task.id)
             run.stop_with(Outcome("drop", "taken_over"))
@@ -443,10 +444,12 @@ class Scheduler:
         fresh = self.waiting.take_fresh()
         views = self.pool.views(self._busy(), room)
         tasks = self.waiting.waiting(None if any(room.values()) else fresh)
-        decided = self.placer.plan(tasks, views, self.pool.version, fresh, self.pipelines)
+        decided = self.placer.plan(tasks, views, self.pool.version, fresh, now=now, pipelines=self.pipelines)
         self._read_pipelines()          # what this round could not decide yet
         if decided.turned_down:
             self._redispatch_at = now + TURNED_DOWN_RETRY
+        if decided.next_deadline is not None:     # a task that no node can run reaches its wait_timeout
+            self._redispatch_at = min(self._redispatch_at or decided.next_deadline, decided.next_deadline)
         if not decided:
             return
         claims, codes = [], []

@@ -89,7 +89,8 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     writer = GroupCommit(db, copies=cluster.copies(db))
     pool = NodePool(db, settings, events, clock, want_load=settings.load_balancer == "load")
     taskfiles = TaskFiles(project.tasks_dir)
-    placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem)
+    placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem,
+                    settings.wait_timeout, counting_from=clock())
     streamer = LogStreamer(writer, settings.log_flush_interval, clock)
     executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events, streamer,
                         handoff=Handoff(db, settings).environment)

@@ -53,6 +53,9 @@ class Settings:
     load_balancer: str = "round_robin"  # or "load"
     load_margin: float = 0.9            # "load": skip nodes whose load average is above this × cpus
     task_timeout: float = 3600.0        # seconds a task may run unless its doc says otherwise
+    #: Seconds a task may wait while no node can run it before it ends in error
+    #: (its record then finishes); 0: for ever. A task's own wait_timeout wins
+    wait_timeout: float = 86400.0
     max_attempts: int = 3               # tries before a task that keeps losing its node is an error
     lease_seconds: float = 60.0         # a running task whose server stops renewing is recovered after this
     node_python: str = "python3"        # interpreter started on SSH nodes
@@ -109,6 +112,8 @@ class Settings:
                      "log_flush_interval"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"setting {name} must be a positive number of seconds")
+        if self.wait_timeout < 0:
+            raise SettingsError("setting wait_timeout must be a number of seconds, 0 or more (0: wait for ever)")
         if self.max_attempts < 1 or self.max_result_bytes < 1 or self.ssh_keepalive < 1:
             raise SettingsError("settings max_attempts, max_result_bytes and ssh_keepalive must be at least 1")
         if self.log_max_bytes < 1024:
@@ -147,7 +152,7 @@ class Settings:
 _TYPES = {
     "project_name": str, "couchdb_host": str, "couchdb_dbname": str, "node_enable_default": bool,
     "log_file": str, "notify_list": list, "smtp_server": str, "load_balancer": str, "load_margin": float,
-    "task_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
+    "task_timeout": float, "wait_timeout": float, "max_attempts": int, "lease_seconds": float, "node_python": str,
     "ssh_keepalive": int, "node_retry_interval": float, "busy_ping_interval": float, "ping_timeout": float,
     "max_result_bytes": int, "log_max_bytes": int, "log_flush_interval": float,
     "smtp_port": int, "smtp_starttls": bool, "smtp_sender": str, "webhook_url": str, "commit_status": str,

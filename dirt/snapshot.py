@@ -199,7 +199,7 @@ def record_tasks(db: Database, record_ids: Iterable[str]) -> dict[str, list[Brie
         try:
             rows = db.view(DESIGN, BY_RECORD, timeout=VIEW_TIMEOUT, keys=chunk).get("rows", [])
         except NotFound:    # this account could not install the view: ask CouchDB to look (slower)
-            docs = db.find({"type": "task", "record_id": {"$in": chunk}}, fields=list(FIND_FIELDS))
+            docs = db.find({"type": "task", "record_id": {"$in": chunk}})
             rows = [{"id": d["_id"], "key": d["record_id"], "value": _row_value(d)} for d in docs
                     if isinstance(d.get("_id"), str) and isinstance(d.get("record_id"), str)]
         for row in rows:
@@ -207,9 +207,6 @@ def record_tasks(db: Database, record_ids: Iterable[str]) -> dict[str, list[Brie
             if brief is not None and brief.record_id in out:
                 out[brief.record_id].append(brief)
     return out
-
-
-FIND_FIELDS = ("_id", "_rev", "type", "record_id", "name", "state", "node", "after", "completed", "results")
 
 
 def _row_value(doc: dict) -> list:

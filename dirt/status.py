@@ -122,3 +122,44 @@ def _ago(now: float, when) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min ago"
     return f"{seconds // 3600} h ago"
+
+
+def task_history(db: Database, task_id: str, now: float | None = None) -> str:
+    """Lines on one task: where it stands, then each of its runs (reruns keep the earlier
+    ones), how each ended, and who asked for it and when."""
+    from .actions import ago
+    from .errors import DirtError
+    from .taskdoc import parse_task
+
+    doc = db.get(task_id)
+    if not documents.is_task(doc):
+        raise DirtError(f"{task_id} is not a task (its type is {doc.get('type')!r})")
+    task = parse_task(doc)
+    now = time.time() if now is None else now
+    lines = [f"task {task.id} ({task.name} of record {task.record_id}): {task.state}"
+             + (f", run {task.run} of {task.run}" if task.run > 1 else "")]
+    current = {"run": task.run, "state": task.state, "node": task.node, "started": task.started,
+               "completed": task.completed, "reason": task.reason, "rerun_by": task.rerun_by,
+               "rerun_at": task.rerun_at, "cancelled_by": task.cancelled_by}
+    runs = [vars(r) for r in task.runs] + [current]
+    for run in runs:
+        words = [f"  run {run['run']}: {run['state']}"]
+        if run["node"]:
+            words.append(f"on {run['node']}")
+        if run["started"]:
+            took = f", {_seconds(run['completed'] - run['started'])}" if run["completed"] else ""
+            words.append(f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['started']))}{took}")
+        if run["rerun_by"]:
+            words.append(f"(rerun by {run['rerun_by']} {ago(run['rerun_at'], now)})")
+        tries = sum(1 for a in task.attempts if a.run == run["run"])
+        if tries > 1:
+            words.append(f"[{plural(tries, 'attempt')}]")
+        line = " ".join(words)
+        if run["reason"]:
+            line += f": {run['reason']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

@@ -50,6 +50,24 @@ class Attempt:
     ended: float | None = None
     outcome: str | None = None
     reason: str | None = None
+    run: int = 1                  # the run it belongs to (1 before any rerun)
+
+
+@dataclass(frozen=True)
+class EarlierRun:
+    """A run of the task before a rerun, as kept in its ``runs`` list (see docs/documents.rst)."""
+
+    run: int
+    state: str
+    node: str | None = None
+    started: float | None = None
+    completed: float | None = None
+    reason: str | None = None
+    results: dict | None = None
+    rerun_by: str | None = None      # who asked for this run (None: the first run)
+    rerun_at: float | None = None
+    cancelled_by: str | None = None
+    cancelled_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class TaskDoc:
     priority: float = 0.0
     created: float = 0.0
     after: tuple[str, ...] = ()
+    wait_timeout: float | None = None   # seconds it may wait for a node that can run it; 0: for ever
     # dirt's own
     state: str = TaskState.WAITING.value
     lease: Lease | None = None
@@ -81,6 +100,13 @@ class TaskDoc:
     completed: float | None = None
     results: dict | None = None
     reason: str | None = None
+    # actions people took (dirt cancel, dirt rerun, the web app's buttons)
+    run: int = 1                        # which run this is: 1, or 2 after the first rerun...
+    runs: tuple[EarlierRun, ...] = ()   # the runs before this one, oldest first
+    rerun_by: str | None = None         # who asked for this run, and when
+    rerun_at: float | None = None
+    cancelled_by: str | None = None
+    cancelled_at: float | None = None
     # what parsing found
     problem: str | None = None
     warnings: tuple[str, ...] = ()
@@ -104,8 +130,14 @@ class TaskDoc:
         return self.state == TaskState.RUNNING.value
 
     def lost_attempts(self) -> int:
-        """How many tries lost their node or server (these count towards max_attempts)."""
-        return sum(1 for a in self.attempts if a.outcome in LOST_OUTCOMES)
+        """How many tries of this run lost their node or server (these count towards max_attempts)."""
+        return sum(1 for a in self.attempts if a.outcome in LOST_OUTCOMES and a.run == self.run)
+
+    @property
+    def waiting_since(self) -> float:
+        """Since when it has been waiting: its creation, its rerun, or the end of its last try."""
+        ends = [a.ended for a in self.attempts if a.ended is not None]
+        return max([self.created, self.rerun_at or 0.0, *ends])
 
 
 # Outcomes of an attempt that were not the task's fault and count towards max_attempts.
@@ -197,6 +229,9 @@ def parse_task(doc: dict) -> TaskDoc:
     after = get("after")
     if not _absent(after) and not (isinstance(after, list) and all(isinstance(a, str) and a for a in after)):
         r.refuse(f'after must be a list of task names or ids of the same record, e.g. ["build"], not {show(after)}')
+    wait_timeout = get("wait_timeout")
+    if not _absent(wait_timeout) and not (is_number(wait_timeout) and wait_timeout >= 0):
+        r.refuse(f"wait_timeout must be a number of seconds (0: wait for ever), not {show(wait_timeout)}")
 
     # -- dirt's own fields: junk is read as absent ------------------------------------------
     state_field = get("state")
@@ -216,6 +251,15 @@ def parse_task(doc: dict) -> TaskDoc:
         r.junk("results", "not an object")
         results = None
     reason = get("reason") if isinstance(get("reason"), str) else None
+    run = get("run")
+    if not _absent(run) and not (is_whole(run) and run >= 1):
+        r.junk("run", "not a whole number, at least 1")
+        run = None
+    runs = _runs(get("runs"), r)
+    rerun_by = _own_string(get("rerun_by"), "rerun_by", r)
+    rerun_at = _own_number(get("rerun_at"), "rerun_at", r)
+    cancelled_by = _own_string(get("cancelled_by"), "cancelled_by", r)
+    cancelled_at = _own_number(get("cancelled_at"), "cancelled_at", r)
 
     return TaskDoc(
         id=doc_id, rev=rev, doc=doc,
@@ -229,9 +273,12 @@ def parse_task(doc: dict) -> TaskDoc:
         priority=float(priority) if is_number(priority) else 0.0,
         created=float(created) if is_number(created) else 0.0,
         after=tuple(after) if isinstance(after, list) and all(isinstance(a, str) and a for a in after) else (),
+        wait_timeout=float(wait_timeout) if is_number(wait_timeout) and wait_timeout >= 0 else None,
         state=task_state(doc), lease=lease, attempts=attempts,
         attempt=int(attempt) if attempt is not None else None,
         node=node, started=started, completed=completed, results=results, reason=reason,
+        run=int(run) if run is not None else 1, runs=runs, rerun_by=rerun_by, rerun_at=rerun_at,
+        cancelled_by=cancelled_by, cancelled_at=cancelled_at,
         problem=r.problem, warnings=tuple(r.warnings),
     )
 
@@ -286,7 +333,37 @@ def _attempts(value: Any, r: _Reader) -> tuple[Attempt, ...]:
             ended=float(item["ended"]) if is_number(item.get("ended")) else None,
             outcome=item.get("outcome") if isinstance(item.get("outcome"), str) else None,
             reason=item.get("reason") if isinstance(item.get("reason"), str) else None,
+            run=int(item["run"]) if is_whole(item.get("run")) and item["run"] >= 1 else 1,
         ))
+    return tuple(out)
+
+
+def _runs(value: Any, r: _Reader) -> tuple[EarlierRun, ...]:
+    """The ``runs`` list: earlier runs, each with at least its number and how it ended."""
+    if _absent(value):
+        return ()
+    if not isinstance(value, list):
+        r.junk("runs", "not a list")
+        return ()
+    out = []
+    for item in value:
+        if not (isinstance(item, dict) and is_whole(item.get("run")) and item["run"] >= 1
+                and item.get("state") in TASK_STATES):
+            r.warnings.append(f"ignored an entry of its runs ({show(item)}): not {{run, state, ...}}")
+            continue
+
+        def text(key: str) -> str | None:
+            return item[key] if isinstance(item.get(key), str) else None
+
+        def number(key: str) -> float | None:
+            return float(item[key]) if is_number(item.get(key)) else None
+
+        out.append(EarlierRun(
+            run=int(item["run"]), state=item["state"], node=text("node"), started=number("started"),
+            completed=number("completed"), reason=text("reason"),
+            results=item["results"] if isinstance(item.get("results"), dict) else None,
+            rerun_by=text("rerun_by"), rerun_at=number("rerun_at"),
+            cancelled_by=text("cancelled_by"), cancelled_at=number("cancelled_at")))
     return tuple(out)
 
 

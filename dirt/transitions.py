@@ -23,6 +23,7 @@ from .plural import plural
 from .taskdoc import TaskDoc
 
 WAITING, RUNNING, ERROR = TaskState.WAITING.value, TaskState.RUNNING.value, TaskState.ERROR.value
+CANCELLED = TaskState.CANCELLED.value
 SKIPPED = TaskState.SKIPPED.value
 
 # Fields that describe one finished try; a new try starts without them.
@@ -55,7 +56,10 @@ def claimed(task: TaskDoc, node: str, server: str, now: float, lease_seconds: fl
     number = len(doc["attempts"]) + 1
     doc.update(state=RUNNING, node=node, started=now, attempt=number,
                lease={"server": server, "expires": now + lease_seconds})
-    doc["attempts"].append({"attempt": number, "node": node, "server": server, "started": now})
+    entry = {"attempt": number, "node": node, "server": server, "started": now}
+    if task.run > 1:
+        entry["run"] = task.run
+    doc["attempts"].append(entry)
     for key in _OUTCOME_FIELDS:
         doc.pop(key, None)
     return doc
@@ -150,3 +154,56 @@ def waiting_because(task: TaskDoc, reason: str) -> dict:
     doc = _next(task)
     doc.update(state=WAITING, reason=reason)
     return doc
+
+
+# -- what people do: cancel and rerun (dirt.actions checks first that they may) ----------------
+
+# The fields a run's outcome leaves on the document, which a rerun moves into ``runs``.
+RUN_FIELDS = ("node", "started", "completed", "reason", "results", "traceback", "attach_links", "attempt",
+              "lease", "cancelled_by", "cancelled_at", "rerun_by", "rerun_at")
+
+
+def cancelled(task: TaskDoc, by: str, now: float) -> dict:
+    """A waiting or running task, cancelled by ``by`` (a user name).
+
+    A waiting task never starts. A running one keeps its ``lease``, ``node``
+    and open attempt: the ``dirt serve`` that holds it sees the change, stops
+    the task and records how that attempt ended.
+    """
+    doc = _next(task)
+    doc.update(state=CANCELLED, cancelled_by=by, cancelled_at=now, completed=now, reason=f"cancelled by {by}")
+    return doc
+
+
+def rerun(task: TaskDoc, by: str, now: float) -> dict:
+    """A finished task, to be run again at ``by``'s request: a new run of the same document.
+
+    The run that ended is kept whole as the last entry of ``runs`` (its
+    state, node, times, reason, results, who asked for it and which files it
+    made); the document then reads as a waiting task again, with ``run``
+    counting up and ``rerun_by``/``rerun_at`` saying who asked and when.
+    ``attempts`` and ``_attachments`` stay as they are: files of the new run
+    get names of their own (``report.html.2``).
+    """
+    doc = _next(task)
+    earlier = {"run": task.run, "state": task.state}
+    for key in RUN_FIELDS:
+        if key in ("lease", "attempt", "attach_links"):
+            continue
+        if key in task.doc:
+            earlier[key] = copy.deepcopy(task.doc[key])
+    made_before = {name for old in _run_entries(task.doc) for name in old.get("files") or []}
+    files = sorted(set(task.doc.get("_attachments") or {}) - made_before)
+    if files:
+        earlier["files"] = files
+    doc["runs"] = _run_entries(task.doc) + [earlier]
+    for key in RUN_FIELDS:
+        doc.pop(key, None)
+    doc.update(state=WAITING, run=task.run + 1, rerun_by=by, rerun_at=now)
+    return doc
+
+
+def _run_entries(doc: dict) -> list[dict]:
+    """The ``runs`` list as stored (entries that are not objects left out)."""
+    raw = doc.get("runs")
+    return [copy.deepcopy(r) for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []

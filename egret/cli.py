@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from egret import __version__
+from egret import __version__, csp
 from egret.compiler import compile_app
 from egret.couch import SERVER_VARIABLE, Couch, Target
 from egret.create import create_app
@@ -173,6 +173,65 @@ def push_command(url: str, directory: Path, timeout: float) -> None:
         except EgretError as exc:
             raise Failure(str(exc)) from None
         _report_push(result, couch)
+        _warn_if_scripts_blocked(couch, result.doc_id, url)
+
+
+def _warn_if_scripts_blocked(couch: Couch, doc_id: str, url: str) -> None:
+    """Say what to do when the server's Content-Security-Policy stops the app's scripts."""
+    try:
+        found = csp.check(couch, doc_id)
+    except EgretError as exc:
+        click.echo(f"egret: could not check the server's Content-Security-Policy: {exc}", err=True)
+        return
+    if found is not None and found.blocked:
+        click.echo(f"warning: {found.advice(couch.db_url)}", err=True)
+
+
+CSP_HELP = f"""Check whether the server lets the app at URL run its scripts; with --apply, let it.
+
+Apache CouchDB 3.2 and later send attachments (so the app's pages) with
+`Content-Security-Policy: sandbox` unless told otherwise, and then no script
+runs. --apply sets [csp] attachments_header_value on every node to a policy
+that runs the app's own scripts from this server and no others: no inline
+script (what task-made HTML would carry), nothing from other sites, no
+plugins, no framing by other sites. It prints each node's old value, so the
+change can be undone. Nothing else changes this setting: `egret push` only
+says when it is needed.
+
+\b
+The policy:
+  {csp.APP_POLICY}
+"""
+
+
+@main.command("csp", epilog=URL_HELP, help=CSP_HELP)
+@verbose_option
+@click.argument("url")
+@click.option("--apply", "apply_policy", is_flag=True,
+              help="Set the server's [csp] attachments_header_value to the policy above, on every node "
+                   "(needs a server admin's login).")
+@click.option("--app", "doc_id", metavar="DESIGN_DOC", default=None,
+              help="The app's design document whose files are checked (default: the one with index.html).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the server.")
+def csp_command(url: str, apply_policy: bool, doc_id: str | None, timeout: float) -> None:
+    with _connect(url, timeout) as couch:
+        try:
+            if apply_policy:
+                for node, old in csp.apply(couch):
+                    was = old if old is not None else "not set, so CouchDB's default: sandbox"
+                    click.echo(f"{node}: set [csp] {csp.KEY} = {csp.APP_POLICY} (was: {was})")
+            doc_id = doc_id or csp.find_app(couch)
+            found = csp.check(couch, doc_id) if doc_id else None
+        except EgretError as exc:
+            raise Failure(str(exc)) from None
+        if found is None:
+            click.echo(f"no app with files in {couch.db_url} to check (push one first)")
+            return
+        shown = found.policy if found.policy is not None else "none (no Content-Security-Policy header)"
+        click.echo(f"{doc_id}: the server sends its files with Content-Security-Policy: {shown}")
+        if found.blocked:
+            raise Failure(found.advice(couch.db_url))
+        click.echo("the app's scripts run")
 
 
 @main.command("pushdata", epilog=URL_HELP)

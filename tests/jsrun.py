@@ -54,3 +54,32 @@ rl.on('line', function (line) {
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(10)
+
+
+class WriteValidator:
+    """validate_doc_update with everything CouchDB passes it (the new and old
+    revision, the user's context and the _security object), one write per call."""
+
+    def __init__(self):
+        script = "var validate = (" + app_function("validate_doc_update.js") + """);
+var rl = require('readline').createInterface({input: process.stdin});
+rl.on('line', function (line) {
+  var w = JSON.parse(line), result = null;
+  try { validate(w.new, w.old, w.ctx, w.sec); }
+  catch (e) { result = e && e.forbidden ? String(e.forbidden) : 'THREW ' + String(e); }
+  process.stdout.write(JSON.stringify(result) + '\\n');
+});"""
+        self.proc = subprocess.Popen([NODE, "-e", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+
+    def __call__(self, new: dict, old: dict | None, name: str | None, roles: list[str],
+                 security: dict | None = None) -> str | None:
+        """The refusal of writing ``new`` over ``old`` as user ``name`` with ``roles``, or None if allowed."""
+        line = {"new": new, "old": old, "ctx": {"db": "db", "name": name, "roles": roles}, "sec": security or {}}
+        self.proc.stdin.write(json.dumps(line) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)

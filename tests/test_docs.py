@@ -139,28 +139,33 @@ def _git_repo(tmp_path, message="first <b>commit</b>", origin=None):
     return repo, sha
 
 
-def run_hook(repo, **env):
+def run_hook(repo, db_url, **env):
+    """The example hook, as git runs it: `sh .git/hooks/post-commit` in the repository."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DIRT_", "COUCHDB_", "NETRC"))}
-    return subprocess.run([sys.executable, str(EXAMPLES / "post_commit_hook.py")], cwd=repo,
-                          env={**clean, "HOME": str(repo), **env}, capture_output=True, text=True, timeout=60)
+    hook = repo / ".git" / "hooks" / "post-commit"
+    hook.write_text((EXAMPLES / "post-commit").read_text().replace("http://localhost:5984/builder", db_url))
+    path = os.path.dirname(sys.executable) + os.pathsep + clean.get("PATH", "")
+    return subprocess.run(["sh", str(hook)], cwd=repo, env={**clean, "HOME": str(repo), "PATH": path, **env},
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_post_commit_hook_example_in_a_real_git_repository(tmp_path, couch, db_name):
     repo, sha = _git_repo(tmp_path, origin="https://someone:ghp_s3cret@github.com/physics/builder.git")
-    env = {"DIRT_COUCHDB_HOST": couch.url, "DIRT_COUCHDB_DBNAME": db_name}
-    out = run_hook(repo, **env)
+    out = run_hook(repo, f"{couch.user_url}/{db_name}")
     assert out.returncode == 0, out.stderr
-    assert f"dirt: {sha} stored" in out.stdout
-    record = httpx.get(f"{couch.url}/{db_name}/{sha}", timeout=10).json()
+    assert out.stdout.splitlines() == [f"record {sha}: stored", f"task {sha}-examples.simple: stored",
+                                       f"task {sha}-examples.compile_hello: stored"]
+    record = httpx.get(f"{couch.url}/{db_name}/{sha}", auth=couch.user, timeout=10).json()
     assert record["type"] == "record" and record["description"] == "first <b>commit</b>" and record["sha"] == sha
     assert record["author"] == "t" and record["branch"] in ("master", "main")   # what the web app filters by
     # what commit statuses need, without the login the remote URL carried
     assert record["repository"] == "https://github.com/physics/builder.git"
-    task = httpx.get(f"{couch.url}/{db_name}/{sha}-examples.simple", timeout=10).json()
+    task = httpx.get(f"{couch.url}/{db_name}/{sha}-examples.simple", auth=couch.user, timeout=10).json()
     assert task["record_id"] == sha and task["name"] == "examples.simple"
-    # Run again (the hook fired twice): nothing is duplicated, each conflict is reported.
-    again = run_hook(repo, **env)
-    assert "not stored" in again.stdout
+    # Run again (the hook fired twice): nothing is duplicated, and it says so.
+    again = run_hook(repo, f"{couch.user_url}/{db_name}")
+    assert again.returncode == 0 and again.stdout.splitlines()[0] == f"record {sha}: unchanged"
+    assert again.stdout.count(": exists") == 2
 
 
 @pytest.mark.parametrize("how", ["url", "DIRT_COUCHDB_USER", "COUCHDB_USER", "netrc"])
@@ -169,35 +174,33 @@ def test_post_commit_hook_logs_in_as_dirt_does(tmp_path, secure_couch, how):
     db = "hook-" + how.lower().replace("_", "-")
     httpx.put(f"{secure_couch.url}/{db}", auth=secure_couch.admin, timeout=10)
     repo, sha = _git_repo(tmp_path)
-    env = {"DIRT_COUCHDB_HOST": secure_couch.url, "DIRT_COUCHDB_DBNAME": db}
+    url, env = f"{secure_couch.url}/{db}", {}
     if how == "url":
-        env["DIRT_COUCHDB_HOST"] = secure_couch.auth_url
+        url = f"{secure_couch.auth_url}/{db}"
     elif how == "netrc":
         (repo / ".netrc").write_text(f"machine 127.0.0.1 login {name} password {password}\n")
         (repo / ".netrc").chmod(0o600)
     else:
         prefix = how[:-len("USER")]
         env.update({prefix + "USER": name, prefix + "PASSWORD": password})
-    out = run_hook(repo, **env)
+    out = run_hook(repo, url, **env)
     assert out.returncode == 0, out.stderr
-    assert f"dirt: {sha} stored" in out.stdout and password not in out.stdout + out.stderr
+    assert f"record {sha}: stored" in out.stdout and password not in out.stdout + out.stderr
     assert httpx.get(f"{secure_couch.url}/{db}/{sha}", auth=secure_couch.admin, timeout=10).status_code == 200
 
 
 def test_post_commit_hook_without_a_login_says_so(tmp_path, secure_couch):
     repo, sha = _git_repo(tmp_path)
-    out = run_hook(repo, DIRT_COUCHDB_HOST=f"http://admin:wrong-pw@127.0.0.1:{secure_couch.port}",
-                   DIRT_COUCHDB_DBNAME="hook-nologin")
-    assert out.returncode == 1
-    assert out.stderr.strip() == f"dirt: could not store revision {sha}: HTTP 401 Unauthorized " \
-        "(give a login: see the top of this hook)"
+    out = run_hook(repo, f"http://admin:wrong-pw@127.0.0.1:{secure_couch.port}/hook-nologin")
+    assert out.returncode == 3
+    assert "not authorized" in out.stderr and "check the user name and password" in out.stderr
     assert "wrong-pw" not in out.stdout + out.stderr
 
 
 def test_the_skeleton_readme_has_the_same_hook(tmp_path):
     root = create_project(tmp_path / "proj", "projdb")
     readme = (root / "README.md").read_text()
-    hook = (EXAMPLES / "post_commit_hook.py").read_text().replace('"DIRT_COUCHDB_DBNAME", "builder"',
-                                                                   '"DIRT_COUCHDB_DBNAME", "projdb"')
+    hook = (EXAMPLES / "post-commit").read_text().replace("http://localhost:5984/builder",
+                                                         "http://localhost:5984/projdb")
     indented = "".join("    " + line if line.strip() else "\n" for line in hook.splitlines(True))
     assert indented in readme

@@ -132,7 +132,7 @@ def test_placement_skips_a_chain_in_one_round_and_claims_what_is_ready():
              task("package", after=["unit", "lint"]), task("docs")]
     book = book_of(*tasks)
     waiting = [t for t in tasks if t.waiting]
-    decided = Placer(RoundRobin(), lambda t: None).plan(waiting, [node()], 1, set(), book)
+    decided = Placer(RoundRobin(), lambda t: None).plan(waiting, [node()], 1, set(), pipelines=book)
     assert [(t.id, why) for t, why in decided.skips] == [
         ("unit", "build failed"), ("lint", "build failed"), ("package", "unit was skipped; lint was skipped")]
     assert [t.id for t, _ in decided.claims] == ["docs"]
@@ -142,10 +142,10 @@ def test_placement_writes_a_follower_s_reason_once_and_not_without_pipelines():
     build, test = task("build", state="running", node="n1"), task("test", after=["build"])
     book = book_of(build, test)
     placer = Placer(RoundRobin(), lambda t: None)
-    decided = placer.plan([test], [node()], 1, set(), book)
+    decided = placer.plan([test], [node()], 1, set(), pipelines=book)
     assert decided.waits == [(test, "waiting for build (running on n1)")] and not decided.claims
     noted = parse_task({**transitions.waiting_because(test, decided.waits[0][1]), "_rev": "2-y"})
-    assert not placer.plan([noted], [node()], 1, set(), book)
+    assert not placer.plan([noted], [node()], 1, set(), pipelines=book)
     assert not placer.plan([test], [node()], 1, set())             # no book: left alone
 
 
@@ -160,18 +160,18 @@ def test_a_chain_of_200_costs_about_what_200_independent_tasks_cost():
     nodes = [node(room=4)]
 
     def per_round(tasks, pipelines) -> float:
-        placer.plan(tasks, nodes, 1, set(), pipelines)         # warm the caches, as a running server has
+        placer.plan(tasks, nodes, 1, set(), pipelines=pipelines)         # warm the caches, as a running server has
         best = float("inf")
         for _ in range(10):                                    # the best of several: other work only slows one
             start = time.perf_counter()
             for _ in range(5):
-                placer.plan(tasks, nodes, 1, set(), pipelines)
+                placer.plan(tasks, nodes, 1, set(), pipelines=pipelines)
             best = min(best, (time.perf_counter() - start) / 5)
         return best
 
     assert per_round(chain, book) < 2 * per_round(alone, None) + 0.0002
     book.saw(task("t000", rev=2, state="passed"))               # a change: the followers look again, once
-    assert placer.plan(chain, nodes, 1, set(), book).claims[0][0].id == "t001"
+    assert placer.plan(chain, nodes, 1, set(), pipelines=book).claims[0][0].id == "t001"
 
 
 def test_followers_and_blockers_for_reruns():
@@ -183,3 +183,20 @@ def test_followers_and_blockers_for_reruns():
     assert followers(briefs, "unit") == ["package"] and followers(briefs, "docs") == []
     assert blockers(briefs, "package") == ["build", "lint", "unit"]
     assert blockers(briefs, "docs") == [] and blockers(briefs, "nope") == []
+
+
+def test_what_a_rerun_takes_with_it():
+    from dirt.pipeline import rerun_set
+
+    briefs = [Brief.of(t) for t in [
+        task("build", state="failed"), task("unit", after=["build"], state="skipped"),
+        task("lint", after=["build"], state="skipped"), task("package", after=["unit", "lint"], state="skipped"),
+        task("docs", state="passed"), task("report", after=["docs"], state="passed"),
+        task("later", after=["docs"], state="waiting")]]
+    # rerunning the failed build takes the tasks skipped because of it, in run order
+    assert rerun_set(briefs, ["build"]) == ["build", "lint", "unit", "package"]
+    # rerunning a skipped task reruns what it was skipped for, and so all that this skipped
+    assert rerun_set(briefs, ["unit"]) == ["build", "lint", "unit", "package"]
+    # followers that passed run again only when asked; unfinished ones never are added
+    assert rerun_set(briefs, ["docs"]) == ["docs"]
+    assert rerun_set(briefs, ["docs"], with_followers=True) == ["docs", "report"]

@@ -10,13 +10,14 @@ can check the order things ran in, and that nothing ran twice.
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 
 import pytest
 
 from dirt.status import summarize
-from dirt_run import BackgroundServer, DirtServe, add_nodes, serve_until_idle, wait_for
+from dirt_run import BackgroundServer, DirtServe, add_nodes, run_dirt, serve_until_idle, wait_for
 from listeners import HttpSink
 from test_faults import fragile_node
 
@@ -283,3 +284,48 @@ def test_dirt_serve_killed_in_the_middle_of_a_chain_runs_nothing_twice_and_skips
     assert len(package["attempts"]) == 1 and len(log.times("start", "r1-package")) == 1
     assert log.times("start", "r1-package")[0] >= max(log.times("end", "r1-test"))
     assert "skipped" not in (first.output() + second.output())
+
+
+# Fails while marks/broken exists (the build is broken), else passes.
+BUILD_TASK = """
+import os
+if __name__ == '__channelexec__':
+    kwargs = channel.receive()
+    broken = os.path.exists(os.path.join(kwargs['marks'], 'broken'))
+    channel.send({'success': not broken, 'version': '3.0'})
+"""
+
+
+def test_submit_a_matrix_after_a_build_then_rerun_a_skipped_test_with_the_build_it_waited_for(project, log):
+    """`dirt submit --after --matrix`, a broken build skipping the matrix, and `dirt rerun` of one
+    skipped test, which reruns the build first and the other test it had skipped."""
+    add_nodes(project, "localhost")
+    project.write_task("build", BUILD_TASK)
+    project.write_task("test", STEP_TASK)
+    (log.root / "broken").touch()
+    marks = f"marks={log.root}"
+    built = run_dirt("submit", "r5", "--task", "build", "--kwarg", marks, cwd=project.root)
+    tested = run_dirt("submit", "r5", "--task", "test", "--kwarg", marks, "--after", "build",
+                      "--matrix", "python=3.11,3.12", cwd=project.root)
+    assert built.returncode == 0 and tested.returncode == 0, built.stderr + tested.stderr
+    ids = re.findall(r"^task (\S+): stored", built.stdout + tested.stdout, re.M)
+    assert len(ids) == 3, built.stdout + tested.stdout
+    build_id, *test_ids = ids
+    tests = {project.task(i)["kwargs"]["python"]: project.task(i) for i in test_ids}
+    assert sorted(tests) == ["3.11", "3.12"] and all(t["after"] == ["build"] for t in tests.values())
+
+    serve_until_idle(project)
+    assert project.task(build_id)["state"] == "failed"
+    assert {(project.task(i)["state"], project.task(i)["reason"]) for i in test_ids} == {("skipped", "build failed")}
+
+    (log.root / "broken").unlink()
+    again = run_dirt("rerun", test_ids[0], cwd=project.root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(re.findall(r"^rerun (\S+):", again.stdout, re.M)) == sorted(ids), again.stdout
+    serve_until_idle(project)
+    for task_id in ids:
+        doc = project.task(task_id)
+        assert doc["state"] == "passed" and doc["run"] == 2, doc
+    assert {project.task(i)["results"]["after"] == [build_id] for i in test_ids} == {True}
+    assert {project.task(i)["results"]["versions"] == ["3.0"] for i in test_ids} == {True}
+    assert all(len(log.times("start", i)) == 1 for i in test_ids)      # skipped the first time: ran once

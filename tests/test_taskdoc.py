@@ -42,6 +42,7 @@ def test_a_good_document_reads_into_typed_fields():
     ({"record_id": None}, "record_id is missing"),
     ({"name": ""}, "name must be a task module name"),
     ({"after": "build"}, "after must be a list of task names or ids"),
+    ({"wait_timeout": -5}, "wait_timeout must be a number of seconds (0: wait for ever), not -5"),
     ({"created": "yesterday"}, 'created must be a number: seconds since 1970 (as from time.time()), not "yesterday"'),
 ])
 def test_a_bad_user_field_gives_a_reason_a_person_can_act_on(fields, problem):
@@ -57,12 +58,30 @@ def test_a_bad_user_field_gives_a_reason_a_person_can_act_on(fields, problem):
     ({"started": "noon"}, {"started": None}),
     ({"results": [1]}, {"results": None}),
     ({"state": "Passed"}, {"state": "waiting"}),
+    ({"run": 0}, {"run": 1}),
+    ({"runs": {"run": 1}}, {"runs": ()}),
+    ({"rerun_by": 7}, {"rerun_by": None}),
+    ({"cancelled_at": "now"}, {"cancelled_at": None}),
 ])
 def test_dirt_s_own_junk_is_read_as_absent_with_a_warning(fields, kept):
     t = task(**fields)
     assert t.problem is None
     assert {k: getattr(t, k) for k in kept} == kept
     assert t.warnings and "ignored its" in t.warnings[0]
+
+
+def test_runs_read_into_earlier_runs_and_only_this_run_s_lost_attempts_count():
+    t = task(state="waiting", run=2, rerun_by="ann", rerun_at=50.0, created=10,
+             runs=[{"run": 1, "state": "failed", "node": "n1", "results": {"success": False}, "completed": 40},
+                   {"state": "nonsense"}],
+             attempts=[{"attempt": 1, "outcome": "node_lost", "ended": 30},
+                       {"attempt": 2, "outcome": "failed", "ended": 40},
+                       {"attempt": 3, "outcome": "node_lost", "run": 2, "ended": 60}])
+    assert t.run == 2 and t.rerun_by == "ann" and len(t.runs) == 1
+    assert (t.runs[0].state, t.runs[0].node, t.runs[0].results) == ("failed", "n1", {"success": False})
+    assert t.lost_attempts() == 1
+    assert t.waiting_since == 60.0
+    assert any("ignored an entry of its runs" in w for w in t.warnings)
 
 
 def test_null_optional_fields_are_absent():
@@ -75,8 +94,9 @@ json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 10) | st.inte
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) |
                            st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
 USER_FIELDS = ("record_id", "name", "kwargs", "requires", "platform", "timeout", "max_attempts", "priority",
-               "after", "created")
-OWN_FIELDS = ("state", "lease", "attempts", "attempt", "node", "started", "completed", "results", "reason")
+               "after", "created", "wait_timeout")
+OWN_FIELDS = ("state", "lease", "attempts", "attempt", "node", "started", "completed", "results", "reason",
+              "run", "runs", "rerun_by", "rerun_at", "cancelled_by", "cancelled_at")
 requirement_text = st.one_of(st.text(max_size=20), st.builds(
     lambda a, op, b: f"{a} {op} {b}", st.text("abcx _", min_size=0, max_size=6),
     st.sampled_from(["is", "not", "in", "not_in", "equals"]), st.text("abc \t", max_size=6)))

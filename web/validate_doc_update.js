@@ -1,11 +1,15 @@
 function (newDoc, oldDoc, userCtx, secObj) {
-  // Refuses malformed records and tasks, with a message saying what to fix.
+  // Refuses writes by people whose roles do not allow them (lib/access.js,
+  // lib/roles.js), then malformed records and tasks, with a message saying what to fix.
   // The rules for a task's own fields are the ones dirt serve reads documents
   // by (dirt/taskdoc.py); a test runs both over random documents. A null
   // optional field means the same as an absent one. A field that an update
   // leaves as it was is not checked again, so dirt can still record an error
   // state on a task written before this rule existed.
   // !code lib/state.js
+  // !code lib/roles.js
+  // !code lib/access.js
+  dirtCheckAccess(newDoc, oldDoc, userCtx, secObj);   // who may write this (lib/access.js)
   if (newDoc._deleted || (newDoc._id || '').indexOf('_design/') === 0) return;
   var type = newDoc.type;
   if (type !== 'record' && type !== 'task' && type !== 'bisect') return;
@@ -87,6 +91,8 @@ function (newDoc, oldDoc, userCtx, secObj) {
     for (var i = 0; i < v.length; i++) if (!isString(v[i]) || v[i].length === 0) return false;
     return true;
   }, 'must be a list of task names or ids of the same record, e.g. ["build"]');
+  check('wait_timeout', function (v) { return isNumber(v) && v >= 0; },
+        'must be a number of seconds (0: wait for ever)');
   check('state', function (v) { return TASK_STATES.indexOf(v) >= 0; },
         'must be one of ' + TASK_STATES.join(', '));
 }

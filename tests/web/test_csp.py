@@ -65,3 +65,57 @@ def test_a_stock_couchdb_3_sends_sandbox_and_the_page_says_what_to_change(couch,
     browser.wait(lambda: "attachments_header_value" in browser.text("#blocked") and
                  browser.js("return getComputedStyle(document.getElementById('blocked')).visibility") == "visible",
                  timeout=10, what="the explanation")
+
+
+@pytest.mark.parametrize("backend", ["couchdb3"], indirect=True)
+def test_egret_finds_the_sandbox_and_one_command_lets_the_app_run_on_couchdb_3(couch, project, browser, tmp_path):
+    """On a stock Apache CouchDB 3.5: `egret push` warns, `egret csp` says why, `egret csp --apply` (a server
+    admin) fixes it; the app then runs while a task's HTML file still runs no script."""
+    import subprocess
+    import sys
+
+    from dirt_run import dirt_env
+
+    def egret(*args, login=couch.user):
+        env = dirt_env(DIRT_COUCHDB_USER=login[0], DIRT_COUCHDB_PASSWORD=login[1], COUCHDB_USER=None,
+                       COUCHDB_PASSWORD=None)
+        return subprocess.run([sys.executable, "-m", "egret", *args], cwd=project.root / "web", env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    db_url = f"{couch.url}/{project.dbname}"
+    pushed = egret("push", db_url)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Content-Security-Policy: sandbox, so its scripts will not run" in pushed.stderr
+    assert f"`egret csp {db_url} --apply`" in pushed.stderr
+    checked = egret("csp", db_url)
+    assert checked.returncode == 1 and "'sandbox' without allow-scripts runs no script at all" in checked.stderr
+    refused = egret("csp", db_url, "--apply")                 # the database's admin is no server admin
+    assert refused.returncode == 1 and "needs a server admin" in refused.stderr
+    old = couch.config("csp", "attachments_header_value", None)
+    try:
+        fixed = egret("csp", db_url, "--apply", login=couch.admin)
+        assert fixed.returncode == 0, fixed.stderr
+        assert "set [csp] attachments_header_value = default-src 'self'; script-src 'self';" in fixed.stdout
+        assert "(was: not set, so CouchDB's default: sandbox)" in fixed.stdout
+        assert fixed.stdout.strip().endswith("the app's scripts run")
+        assert "warning" not in egret("push", db_url).stderr
+        # the app runs
+        browser.sign_in(couch.url, *couch.user)
+        browser.open(f"{db_url}/_design/proj/index.html")
+        assert browser.js("return document.getElementById('live').dataset.state") in ("on", "connecting")
+        # a task's HTML file, even served as HTML, runs none of its scripts
+        page = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">hello"
+        project.db.save({"_id": "t-html", "type": "task", "record_id": "r1", "name": "x", "created": 1,
+                         "_attachments": {"report.html": {"content_type": "text/html", "data": base64(page)}}})
+        browser.driver.get(f"{db_url}/t-html/report.html")
+        browser.wait(lambda: "hello" in browser.text("body"), what="the report")
+        time.sleep(0.3)   # give an onerror handler the chance it must not get
+        assert browser.driver.title != "pwned"
+        assert any("Content Security Policy" in e for e in browser.console_errors())
+    finally:
+        couch.config("csp", "attachments_header_value", old)
+
+
+def base64(text: str) -> str:
+    import base64 as b64
+    return b64.b64encode(text.encode()).decode()

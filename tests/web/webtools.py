@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from egret.couch import Couch, Target
+from egret.csp import APP_POLICY
 from egret.push import push_directory
 
-# What docs/web.rst recommends for CouchDB's [csp] attachments_header_value.
-RECOMMENDED_CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                   "form-action 'self'")
+# What `egret csp --apply` sets as CouchDB's [csp] attachments_header_value (docs/web.rst).
+RECOMMENDED_CSP = APP_POLICY
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -64,7 +64,9 @@ class Browser:
 
     def reset(self) -> None:
         self.driver.get("about:blank")
-        self.driver.delete_all_cookies()
+        # every site's cookies (delete_all_cookies only reaches the current page's, none on about:blank),
+        # so a session signed in by one test does not carry over to the next
+        self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
         self.driver.get_log("browser")  # drop what earlier tests logged
 
     def sign_in(self, server_url: str, name: str, password: str) -> None:

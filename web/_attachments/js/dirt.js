@@ -532,6 +532,7 @@
     });
     refresh();
     dirt.follow(filter || {}, refresh);
+    dirt.reload = refresh;        // js/session.js reloads the page's data after a sign-in or sign-out
     return refresh;
   };
 

@@ -90,7 +90,8 @@
       return {view: 'history', start: [f.task, {}], end: [f.task],
               row: function (row) {
                 var state = row.value.state;
-                var ok = !f.state || (stateStates ? inState(state) : state === 'passed');
+                var ok = !row.value.earlier &&       // a run a rerun replaced is not the task's state
+                  (!f.state || (stateStates ? inState(state) : state === 'passed'));
                 return {record_id: row.value.record_id, ok: ok};
               },
               handles: {task: true, state: true}};
@@ -99,7 +100,7 @@
       if (stateStates) {
         var verdictOf = f.state;  // the outcomes view files failed and error tasks under "failed"
         return {view: 'outcomes', start: [verdictOf, {}], end: [verdictOf],
-                row: function (row) { return {record_id: row.value[1], ok: inState(row.value[2])}; },
+                row: function (row) { return {record_id: row.value[1], ok: inState(row.value[2]) && !row.value[5]}; },
                 handles: {state: true}};
       }
     }

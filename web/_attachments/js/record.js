@@ -181,6 +181,9 @@
     var status = dirt.el('td', 'col-state');
     status.appendChild(dirt.pill(item.state));
     if (task.attempts > 1) status.appendChild(dirt.el('span', 'tries', 'try ' + task.attempts));
+    if (task.run > 1) {
+      status.appendChild(dirt.el('div', 'sub rerun', 'run ' + task.run + (task.rerun_by ? ', rerun by ' + task.rerun_by : '')));
+    }
     tr.appendChild(status);
 
     tr.appendChild(dirt.el('td', 'mono', task.node || ''));
@@ -207,6 +210,7 @@
     tr.appendChild(files);
 
     var more = dirt.el('td', 'col-more');
+    if (item.may) more.appendChild(dirt.taskButtons(item.id, item.state, dirt.access));
     var button = dirt.el('button', 'details-toggle', open[item.id] ? 'Hide' : 'Details');
     button.type = 'button';
     button.setAttribute('aria-expanded', open[item.id] ? 'true' : 'false');
@@ -314,6 +318,34 @@
     return t;
   }
 
+  /* The runs a rerun replaced: how each ended, and who asked for it. */
+  function runsTable(runs) {
+    var t = dirt.el('table', 'grid runs');
+    var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
+    ['run', 'state', 'node', 'started', 'ended', 'asked by', 'reason'].forEach(function (h) {
+      head.appendChild(dirt.el('th', null, h));
+    });
+    thead.appendChild(head);
+    t.appendChild(thead);
+    runs.forEach(function (r) {
+      if (!r || typeof r !== 'object') return;
+      var tr = dirt.el('tr', 'is-' + r.state);
+      tr.appendChild(dirt.el('td', 'mono', r.run));
+      var state = dirt.el('td');
+      state.appendChild(dirt.pill(String(r.state)));
+      tr.appendChild(state);
+      tr.appendChild(dirt.el('td', 'mono', r.node || ''));
+      tr.appendChild(dirt.el('td', null, dirt.formatTime(r.started)));
+      tr.appendChild(dirt.el('td', null, dirt.formatTime(r.completed)));
+      tr.appendChild(dirt.el('td', null, r.rerun_by ? r.rerun_by + ' ' + dirt.formatTime(r.rerun_at) : ''));
+      var results = r.results && typeof r.results === 'object' ? r.results : {};
+      tr.appendChild(dirt.el('td', null, r.reason || results.reason || ''));
+      tbody.appendChild(tr);
+    });
+    t.appendChild(tbody);
+    return t;
+  }
+
   function showDetails(cell, doc) {
     $(cell).empty();
     var results = doc.results && typeof doc.results === 'object' ? doc.results : null;
@@ -350,6 +382,9 @@
       if (doc[key] !== undefined) given[key] = doc[key];
     });
     if (Object.keys(given).length) cell.appendChild(section('Task document', kvTable(given)));
+    if (Array.isArray(doc.runs) && doc.runs.length) {
+      cell.appendChild(section('Earlier runs (a rerun keeps them)', runsTable(doc.runs)));
+    }
     if (Array.isArray(doc.attempts) && doc.attempts.length) {
       cell.appendChild(section('Attempts', attemptsTable(doc._id, doc.attempts, shownReason)));
       var ran = dirt.provenance.section(doc, changed[doc._id] || null);
@@ -463,7 +498,8 @@
       showRecord(answers[0]);
       current = answers[1].rows.map(function (row) {
         counts[row.key[1]] = (counts[row.key[1]] || 0) + 1;
-        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null};
+        return {id: row.id, state: row.key[1], task: row.value, flaky: flaky[row.value.name] || null,
+                may: dirt.access.operator};
       });
       stateOf = {};
       current.forEach(function (item) { stateOf[item.id] = item.state; item.changed = changed[item.id] || null; });
@@ -476,6 +512,7 @@
       showMatrices(current);
       showFilters(counts);
       showVerdict(current);
+      showRecordActions(counts);
       render();
       applyFilter();
       $('#empty').prop('hidden', current.length > 0);
@@ -585,11 +622,73 @@
     return box;
   }
 
+  /* What a rerun of ``ids`` takes with it, as `dirt rerun` does (dirt/pipeline.py,
+   * rerun_set): for a skipped task, what it was skipped for (the tasks it runs
+   * after that did not pass, through skipped ones); and every skipped task
+   * that runs after them. */
+  dirt.withDependencies = function (ids) {
+    var items = current || [], byId = {}, ofName = {}, wanted = {};
+    items.forEach(function (i) {
+      byId[i.id] = i;
+      (ofName[i.task.name] || (ofName[i.task.name] = [])).push(i.id);
+    });
+    function depsOf(id) {
+      var out = [];
+      ((byId[id] || {task: {}}).task.after || []).forEach(function (ref) {
+        (byId[ref] ? [ref] : (ofName[ref] || [])).forEach(function (d) {
+          if (d !== id && out.indexOf(d) < 0) out.push(d);
+        });
+      });
+      return out;
+    }
+    function isFinal(id) { return byId[id] && isFinalState(byId[id].state); }
+    ids.forEach(function (id) { wanted[id] = true; });
+    ids.forEach(function (id) {
+      var stack = byId[id] && byId[id].state === 'skipped' ? [id] : [];
+      while (stack.length) {
+        depsOf(stack.pop()).forEach(function (d) {
+          if (wanted[d] || !isFinal(d) || byId[d].state === 'passed') return;
+          wanted[d] = true;
+          if (byId[d].state === 'skipped') stack.push(d);
+        });
+      }
+    });
+    var seen = {}, queue = Object.keys(wanted);
+    while (queue.length) {
+      var here = queue.pop();
+      items.forEach(function (i) {
+        if (seen[i.id] || depsOf(i.id).indexOf(here) < 0) return;
+        seen[i.id] = true;
+        queue.push(i.id);
+        if (i.state === 'skipped') wanted[i.id] = true;
+      });
+    }
+    return ids.concat(Object.keys(wanted).filter(function (id) { return ids.indexOf(id) < 0; }).sort());
+  };
+
   function showMatrices(items) {
     var found = matrices(items), box = document.getElementById('matrix-grids');
     $(box).empty();
     found.forEach(function (m) { box.appendChild(buildMatrix(m)); });
     $('#matrices').prop('hidden', !found.length);
+  }
+
+  /* "Rerun failed", for those who may, when tasks of the record ended failed or error. */
+  function showRecordActions(counts) {
+    var box = $('#record-actions');
+    var failed = (counts.failed || 0) + (counts.error || 0);
+    var key = dirt.access.operator && failed ? String(failed) : '';
+    if (box.attr('data-for') === key) return;     // unchanged: keep a question being asked
+    box.attr('data-for', key).empty();
+    if (!key) return;
+    var label = 'Rerun failed (' + failed + ')';
+    box.append(dirt.actionButton(label, 'Run the ' + failed + ' failed ' + (failed === 1 ? 'task' : 'tasks') +
+                                 ' of ' + id + ' again?', 'act-rerun-failed', function () {
+      var ids = (current || []).filter(function (item) {
+        return item.state === 'failed' || item.state === 'error';
+      }).map(function (item) { return item.id; });
+      dirt.rerunTasks(ids);
+    }));
   }
 
   // -- flaky tasks ------------------------------------------------------------------------
@@ -641,4 +740,5 @@
   }
 
   var refresh = dirt.start(load, {type: 'record,task', record_id: id || ''});
+  dirt.whenSession(function () { refresh(); });   // signed in or out: the buttons change
 }(window.dirt, window.jQuery));

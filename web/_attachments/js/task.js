@@ -128,6 +128,10 @@
     tr.appendChild(desc);
     var status = dirt.el('td', 'col-state');
     status.appendChild(dirt.pill(run.state));
+    if (run.run > 1) {
+      tr.setAttribute('data-run', String(run.run));
+      status.appendChild(dirt.el('div', 'sub rerun', 'run ' + run.run + (run.rerun_by ? ', rerun by ' + run.rerun_by : '')));
+    }
     if (run.tests) status.appendChild(dirt.el('div', 'sub', run.tests[1] ? run.tests[1] + ' of ' + run.tests[0] + ' tests failing'
                                               : run.tests[0] + ' tests'));
     tr.appendChild(status);
@@ -374,7 +378,7 @@
       });
       return dirt.recordBriefs(missing).then(function (found) {
         missing.forEach(function (rid) { briefs[rid] = found[rid] || {}; });
-        runs.update(listed, function (item) { return item.id; });
+        runs.update(listed, function (item) { return item.id + '#' + (item.value.run || 1); });
         $('#runs-note').text(listed.length ? 'the newest ' + listed.length.toLocaleString() + ' of them' : '');
         drawDurations(charted, v.shapes);
         drawPassRate(charted);

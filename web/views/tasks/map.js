@@ -55,6 +55,10 @@ function (doc) {
     variant: taskVariant(doc),
     axes: taskAxes(doc),
     after: Array.isArray(doc.after) ? doc.after.filter(function (a) { return typeof a === 'string'; }).slice(0, 20) : [],
-    tests: tests
+    tests: tests,
+    run: typeof doc.run === 'number' ? doc.run : 1,
+    rerun_by: typeof doc.rerun_by === 'string' ? doc.rerun_by : null,
+    rerun_at: typeof doc.rerun_at === 'number' ? doc.rerun_at : null,
+    cancelled_by: typeof doc.cancelled_by === 'string' ? doc.cancelled_by : null
   });
 }
