@@ -2,6 +2,8 @@
 skipped tasks with their reason, and the branches page's bisect button."""
 from __future__ import annotations
 
+import time
+
 from dirt.matrix import expand, parse_axis
 from dirt_run import add_nodes, serve_until_idle
 
@@ -101,3 +103,25 @@ def test_validate_doc_update_checks_bisect_documents_and_knows_skipped(project, 
                       timeout=30).status_code == 201
     assert httpx.post(db_url, json={"type": "task", "record_id": "r1", "name": "x", "state": "skipped",
                                     "reason": "build failed"}, timeout=30).status_code == 201
+
+
+from test_actions_web import confirm, sign_in, site  # noqa: E402,F401  (site: the fixture, set up by `dirt setup`)
+
+
+def test_rerun_of_a_skipped_task_in_the_browser_reruns_the_build_it_waited_for(site, browser):
+    make, logins = site
+    db, app = make()
+    now = time.time()
+    db.save({"_id": "p-compile", "type": "task", "record_id": "r1", "name": "compile", "created": now,
+             "state": "failed", "node": "n1", "started": now - 5, "completed": now - 4,
+             "results": {"success": False, "reason": "it broke"}})
+    db.save({"_id": "p-check", "type": "task", "record_id": "r1", "name": "check", "created": now,
+             "after": ["compile"], "state": "skipped", "reason": "compile failed", "completed": now - 3})
+    browser.open(app + "record.html?id=r1")
+    sign_in(browser, *logins["olga"])
+    confirm(browser, "tr[data-id='p-check'] .act-rerun button")
+    browser.wait(lambda: "Rerunning 2 tasks: p-check, p-compile (the earlier runs are kept)." in browser.text("#done"),
+                 timeout=40, what="the rerun of both to be confirmed")
+    for task_id, state in (("p-compile", "failed"), ("p-check", "skipped")):
+        doc = db.get(task_id)
+        assert doc["state"] == "waiting" and doc["run"] == 2 and doc["runs"][0]["state"] == state
