@@ -100,6 +100,7 @@ class Scheduler:
         self._last_recovery = 0.0
         self._last_refresh = 0.0
         self._warned: set[tuple[str, str]] = set()
+        self._from_snapshot = False
         self._written: dict[str, int] = {}        # task id -> revision our last outcome wrote (late echoes)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -113,6 +114,7 @@ class Scheduler:
             log.warning("could not read the unfinished tasks from _design/%s (%s); reading the whole history",
                         snapshot.DESIGN, exc)
             loaded = None
+        self._from_snapshot = loaded is not None
         if loaded is not None:
             since, docs = loaded
             for doc in docs:
@@ -250,6 +252,9 @@ class Scheduler:
             elif isinstance(event, PipelinesRead):
                 self._pipelines_read(event)
             elif isinstance(event, CaughtUp):
+                if not self.caught_up and not self._from_snapshot:
+                    threading.Thread(target=snapshot.build_later, args=(self.db,), daemon=True,
+                                     name="build-view").start()
                 if not self.caught_up:
                     log.info("dirt is running: %s, %s", plural(len(self.waiting), "unfinished task"),
                              plural(len(self.pool.nodes), "node"))

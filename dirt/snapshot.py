@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from typing import Any, Iterable, Iterator
 
@@ -129,18 +128,29 @@ def load(db: Database) -> tuple[Any, list[dict]] | None:
     The view is used once it has been built (a marker, ``_local/dirt-serve``,
     says so, for this version of the view). Until then the caller reads the
     history from ``_changes`` (on pouchdb-server about eight times quicker
-    than building the view), while :func:`build` builds it in the background
-    for the next start.
+    than building the view), and once caught up calls :func:`build_later`,
+    which builds it in the background for the next start.
     """
     if not install(db):
         log.warning("dirt serve may not write _design/%s (it needs a database admin's rights): reading the "
                     "whole history of %s at every start instead", DESIGN, db.url)
         return None
     if not built(db):
-        threading.Thread(target=build, args=(db,), daemon=True, name="build-view").start()
-        return None
+        return None         # the caller reads the history, then has the view built (build_later)
     seq = db.info().get("update_seq", 0)
     return seq, list(_rows(db))
+
+
+def build_later(db: Database) -> None:
+    """Build the view if it is installed and not built yet (run it in a thread of
+    its own, once caught up with the history: on pouchdb-server a build competes
+    with everything else for its one core)."""
+    try:
+        installed = db.get(f"_design/{DESIGN}").get("views") == design_document()["views"]
+    except CouchError:
+        installed = False
+    if installed and not built(db):
+        build(db)
 
 
 def _views_hash() -> str:
