@@ -144,7 +144,11 @@ class Bisector:
             self._wake.clear()
 
     def step(self) -> int:
-        """Advance every open bisection once; how many documents changed."""
+        """Advance every open bisection once; how many documents changed. Until dirt's
+        views are built on this database (a first start builds them once it has read
+        the history), bisections wait: a view build now would compete with that read."""
+        if not snapshot.built(self.db):
+            return 0
         try:
             rows = self.db.view(snapshot.DESIGN, snapshot.OPEN_BISECTS, include_docs=True,
                                 timeout=snapshot.VIEW_TIMEOUT).get("rows", [])
