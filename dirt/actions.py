@@ -29,6 +29,7 @@ from . import transitions
 from .couch import Database
 from .documents import TaskState
 from .errors import CouchError, DirtError, NotFound
+from .pipeline import Brief, rerun_set
 from .taskdoc import TaskDoc, parse_task
 
 FAILED_STATES = (TaskState.FAILED.value, TaskState.ERROR.value)
@@ -166,9 +167,12 @@ def cancel(db: Database, task_ids: Iterable[str] = (), record_id: str | None = N
 
 
 def rerun(db: Database, task_ids: Iterable[str] = (), record_id: str | None = None, failed: bool = False,
-          by: str | None = None, now: Callable[[], float] = time.time) -> Report:
+          by: str | None = None, now: Callable[[], float] = time.time, followers: bool = False) -> Report:
     """Run again the tasks ``task_ids``, or the finished tasks of ``record_id``;
-    with ``failed``, only those that ended failed or error."""
+    with ``failed``, only those that ended failed or error. Tasks that run
+    after them and were skipped because of them run again too, and so does
+    what a skipped task was skipped for; with ``followers``, every finished
+    task after them (:func:`dirt.pipeline.rerun_set`)."""
     by = by or who_asks(db)
     tasks, report = _chosen(db, task_ids, record_id)
     if failed:
@@ -183,8 +187,26 @@ def rerun(db: Database, task_ids: Iterable[str] = (), record_id: str | None = No
             what = "ended failed or error" if failed else "has ended"
             report.note = f"nothing to rerun: no task of {record_id} {what}"
         tasks = finished
+    tasks = _with_pipelines(db, tasks, followers)
     _apply(db, tasks, report, why_not_rerun, lambda t: transitions.rerun(t, by, now()), describe_rerun)
     return report
+
+
+def _with_pipelines(db: Database, tasks: list[TaskDoc], followers: bool) -> list[TaskDoc]:
+    """``tasks`` and, for records whose tasks run after others, what goes with them (see :func:`rerun`)."""
+    by_record: dict[str, list[TaskDoc]] = {}
+    for task in tasks:
+        by_record.setdefault(task.record_id or "", []).append(task)
+    out: list[TaskDoc] = []
+    for record_id, chosen in by_record.items():
+        everything = {t.id: t for t in record_tasks(db, record_id)} if record_id else {}
+        if not any(t.after for t in everything.values()):
+            out += chosen
+            continue
+        ids = rerun_set([Brief.of(t) for t in everything.values()], [t.id for t in chosen], followers)
+        picked = {t.id: t for t in chosen}
+        out += [picked.get(i) or everything[i] for i in ids]
+    return out
 
 
 def _chosen(db: Database, task_ids: Iterable[str], record_id: str | None) -> tuple[list[TaskDoc], Report]:

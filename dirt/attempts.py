@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from . import __version__, documents
 from .documents import TaskState
-from .errors import NodeUnreachable
+from .errors import DirtError, NodeUnreachable
 from .events import NodeDown, RunFinished
 from .output import AttemptLog, LogStreamer
 from .runner import NodeConnection, NoResult, RunHandle, Shipment, TaskCrashed, TaskRaised, TaskTimedOut
@@ -74,6 +74,7 @@ class Run:
     stop: Outcome | None = None      # set when it is stopped from outside: how it then ends
     outcome: Outcome | None = None
     in_slot: bool = False            # taken by a slot (started, or about to be)
+    after: tuple[str, ...] = ()      # ids of the tasks it runs after (their results are handed to it)
 
     @property
     def id(self) -> str:
@@ -95,12 +96,14 @@ class Executor:
     """
 
     def __init__(self, settings: Settings, project_name: str, connection: Callable[[str], NodeConnection | None],
-                 events: Any, streamer: LogStreamer | None = None):
+                 events: Any, streamer: LogStreamer | None = None,
+                 handoff: Callable[[Run], dict[str, str]] | None = None):
         self.settings = settings
         self.project_name = project_name
         self.connection = connection
         self.events = events
         self.streamer = streamer
+        self.handoff = handoff       # more environment for a run (dirt.handoff: what its dependencies returned)
 
     def execute(self, run: Run) -> Outcome:
         task = run.task
@@ -113,6 +116,12 @@ class Executor:
     def _run(self, run: Run) -> Outcome:
         task = run.task
         env = {"DIRT_TASK_ID": task.id, "DIRT_RECORD_ID": task.record_id or "", "DIRT_PROJECT": self.project_name}
+        if self.handoff is not None:
+            try:
+                env.update(self.handoff(run))
+            except DirtError as exc:
+                return Outcome("requeue", "not_started", "could not read what the tasks it runs after returned "
+                               f"({exc})", counts=False)
         timeout = min(task.timeout or self.settings.task_timeout, MAX_TIMEOUT)
         conn = self.connection(run.node)
         try:

@@ -42,9 +42,9 @@ CONTENT_TYPE = "image/svg+xml"
 LOOKBACK = 50            # records of a branch looked at for the newest decided one
 
 MESSAGES = {"passed": "passing", "failed": "failing", "running": "running", "waiting": "waiting",
-            "cancelled": "cancelled", NONE: "no runs"}
+            "cancelled": "cancelled", "skipped": "skipped", NONE: "no runs"}
 COLORS = {"passing": "#1f9d55", "failing": "#dc3b3b", "running": "#2b7de9", "waiting": "#6b7585",
-          "cancelled": "#7d5bc4", "no runs": "#6b7585"}
+          "cancelled": "#7d5bc4", "skipped": "#b58a10", "no runs": "#6b7585"}
 LABEL_COLOR = "#4a5361"
 MAX_LABEL = 48
 

@@ -32,8 +32,9 @@ COMMIT_STATUS_TOKEN_ENVS = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN"}
 
 # Outcome of a record (see dirt.notify.RecordSummary) -> each service's status state.
 _STATUS_STATES = {
-    "github": {"passed": "success", "failed": "failure", "error": "error", "cancelled": "error"},
-    "gitlab": {"passed": "success", "failed": "failed", "error": "failed", "cancelled": "canceled"},
+    "github": {"passed": "success", "failed": "failure", "error": "error", "cancelled": "error", "skipped": "error"},
+    "gitlab": {"passed": "success", "failed": "failed", "error": "failed", "cancelled": "canceled",
+               "skipped": "skipped"},
 }
 
 # E-mail to SMS gateways of US carriers, as the 2012 yelling knew them (updated

@@ -67,6 +67,7 @@ def cli() -> None:
     Run waiting tasks:        dirt serve
     See where things stand:   dirt status
     Store a record, tasks:    dirt submit r124 --task examples.simple
+    Find what broke a task:   dirt bisect TASK --good RECORD --bad RECORD
     Cancel, run again:        dirt cancel TASK_ID; dirt rerun --record r124 --failed
 
     Records and tasks are JSON documents in the database (`dirt submit`,
@@ -290,19 +291,27 @@ def target(project_dir: Path | None, db_url: str | None) -> tuple[Database, Proj
 @click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help='A JSON or YAML file with the record and its tasks: {"record": {...}, "tasks": [...]}, '
                    'or {"docs": [...]}.')
+@click.option("--matrix", "axes", multiple=True, metavar="KEY=V1,V2",
+              help="One task per combination of values (repeatable): --matrix platform=linux,osx --matrix "
+                   "python=3.11,3.12 makes four of each task; platform sets where it runs, other keys go "
+                   "into its kwargs (as strings).")
+@click.option("--after", "after", multiple=True, metavar="NAME",
+              help="The tasks run after the record's tasks of this name (or this task id) passed, and are "
+                   "skipped if one did not (repeatable).")
 @click.option("--again", is_flag=True, help="Store new copies of tasks that are stored already.")
 @project_option
 @db_option
 def submit(record_id: str | None, names: tuple[str, ...], description: str | None, kwargs_json: str | None,
            kwarg_pairs: tuple[str, ...], platform: str | None, requires: tuple[str, ...], fields: tuple[str, ...],
-           from_git: bool, repo: Path, file_path: Path | None, again: bool, project_dir: Path | None,
-           db_url: str | None) -> None:
+           from_git: bool, repo: Path, file_path: Path | None, axes: tuple[str, ...], after: tuple[str, ...],
+           again: bool, project_dir: Path | None, db_url: str | None) -> None:
     """Store record RECORD_ID and tasks to run for it; print what was stored.
 
     \b
     dirt submit r124 --task examples.simple --task examples.kwargs --kwarg foo=3
     dirt submit --git --task build --task test       (in a git post-commit hook)
     dirt submit --file r124.yaml
+    dirt submit r124 --task test --after build --matrix platform=linux,osx
 
     Each task's id is the record's id and the task's name (plus a hash of its
     kwargs, platform and requires, if any), so submitting the same record
@@ -316,7 +325,7 @@ def submit(record_id: str | None, names: tuple[str, ...], description: str | Non
 
     if file_path is not None:
         if record_id or names or from_git or description or kwargs_json or kwarg_pairs or platform or requires \
-                or fields:
+                or fields or after:
             raise click.UsageError("--file holds the record and its tasks: give no RECORD_ID, --task or other "
                                    "record options with it")
         submission = submitting.from_file(file_path)
@@ -342,7 +351,13 @@ def submit(record_id: str | None, names: tuple[str, ...], description: str | Non
         kwargs.update(submitting.parse_kwarg(pair) for pair in kwarg_pairs)
         submission = submitting.from_options(record_id or "", list(names), description=description,
                                              kwargs=kwargs, platform=platform, requires=list(requires),
-                                             fields=record_fields)
+                                             fields=record_fields,
+                                             task_fields={"after": list(after)} if after else None)
+    if axes:        # one task per combination (dirt.matrix), for --task and --file alike
+        from .matrix import expand, parse_axis
+
+        parsed = [parse_axis(axis) for axis in axes]
+        submission.tasks = [doc for task in submission.tasks for doc in expand(task, parsed)]
     db, project = target(project_dir, db_url)
 
     def problem_of(name: str) -> str | None:
@@ -397,9 +412,12 @@ def cancel(task_ids: tuple[str, ...], record_id: str | None, project_dir: Path |
 @click.option("--record", "record_id", metavar="RECORD_ID", default=None,
               help="Rerun the tasks of this record that have ended.")
 @click.option("--failed", is_flag=True, help="Only tasks that ended failed or error.")
+@click.option("--with-followers", "followers", is_flag=True,
+              help="Also rerun every finished task that runs after them (those skipped because of them are "
+                   "rerun anyway).")
 @project_option
 @db_option
-def rerun(task_ids: tuple[str, ...], record_id: str | None, failed: bool, project_dir: Path | None,
+def rerun(task_ids: tuple[str, ...], record_id: str | None, failed: bool, followers: bool, project_dir: Path | None,
           db_url: str | None) -> None:
     """Run finished tasks TASK_IDS (or those of --record) again, keeping every earlier run.
 
@@ -414,11 +432,15 @@ def rerun(task_ids: tuple[str, ...], record_id: str | None, failed: bool, projec
     page, `dirt status` and notifications see every run. A task still
     waiting or running (also one already being rerun) is left alone and said
     so (exit code 1). Needs the "operators" role on a CouchDB with roles.
+
+    Tasks that run after them (`after`) and were skipped because of them
+    run again too; rerunning a skipped task first reruns what it was skipped
+    for (the task it runs after that failed).
     """
     from . import actions
 
     db, _ = target(project_dir, db_url)
-    _report_action(actions.rerun(db, task_ids, record_id, failed=failed), "rerun")
+    _report_action(actions.rerun(db, task_ids, record_id, failed=failed, followers=followers), "rerun")
 
 
 @cli.command()
@@ -461,6 +483,69 @@ def setup(members_only: bool, grants: tuple[str, ...], apply_csp: bool, project_
     for line in set_up(db, project.root / "web", login, members_only=members_only, grants=pairs,
                        apply_csp=apply_csp):
         click.echo(line, err=line.startswith("warning:"))
+
+
+@cli.command("bisect")
+@click.argument("task_name")
+@click.option("--good", required=True, metavar="RECORD", help="A record on which TASK_NAME passed.")
+@click.option("--bad", required=True, metavar="RECORD",
+              help="A later record of the same branch on which it fails.")
+@click.option("--no-wait", is_flag=True,
+              help="Ask and exit: a dirt serve finds the answer (run the same command again to follow it).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop waiting after this long (the bisection goes on without you).")
+@project_option
+@db_option
+def bisect_command(task_name: str, good: str, bad: str, no_wait: bool, timeout: float | None,
+                   project_dir: Path | None, db_url: str | None) -> None:
+    """Find the first record on which TASK_NAME fails, between --good and --bad.
+
+    The records of their branch (their `branch` field) are ordered by
+    `created`; a running `dirt serve` runs TASK_NAME on the one halfway
+    between the last that passed and the first that failed, and halves again,
+    until it finds the first failing record: about log2(N) runs for N
+    records. Each run is a copy of BAD's task of that name (with the tasks it
+    runs after), written to the record being tested. A record where it
+    cannot decide (error, cancelled, or skipped because its build failed) is
+    left out, and the answer then lists every record it could be.
+
+    Asking the same question again follows the first bisection instead of
+    starting another. Exit code 0 when one record is named, 1 when the answer
+    is several records or the bisection stopped (the reason is printed).
+    """
+    from .bisect import DONE, PASSED, describe
+    from .bisector import follow, servers_alive, start
+
+    db, _ = target(project_dir, db_url)
+    doc = start(db, task_name, good, bad, time.time())
+    click.echo(f"bisect {doc['_id']}: {task_name}, passing on {good}, failing on {bad}")
+    if servers_alive(db, time.time()) == 0:
+        click.echo("warning: no dirt serve is running on this database; the bisection waits for one "
+                   "(start it with `dirt serve`)", err=True)
+    if no_wait:
+        click.echo("a dirt serve runs it; run this command again to follow it")
+        return
+    told: set[str] = {good, bad}
+    said: dict[str, object] = {"records": False, "testing": None}
+
+    def show(doc: dict) -> None:
+        if doc.get("records") and not said["records"]:
+            said["records"] = True
+            click.echo(f"{len(doc['records']) - 2} records between them on branch {doc.get('branch')}")
+        for record_id, verdict in (doc.get("verdicts") or {}).items():
+            if record_id not in told:
+                told.add(record_id)
+                note = (doc.get("notes") or {}).get(record_id)
+                mark = "good" if verdict == PASSED else ("bad" if verdict == "failed" else verdict)
+                click.echo(f"  {record_id}: {mark}" + (f" ({note})" if note else ""))
+        if doc.get("current") and doc.get("current") != said["testing"] and doc.get("state") != DONE:
+            said["testing"] = doc["current"]
+            click.echo(f"testing {doc['current']} ...")
+
+    final = follow(db, doc["_id"], show, timeout=timeout)
+    click.echo(describe(final))
+    if final.get("state") != DONE or len(final.get("candidates") or []) != 1:
+        sys.exit(1)
 
 
 def _start_embedded_for(couchdb_host: str) -> None:

@@ -1,7 +1,7 @@
 """The documents dirt keeps in CouchDB: records, tasks and nodes.
 
 A task document is written by users with ``{type: "task", record_id, name,
-platform?, kwargs?, requires?, timeout?, max_attempts?, priority?}``; dirt
+platform?, kwargs?, requires?, timeout?, max_attempts?, priority?, after?}``; dirt
 adds ``state`` (a :class:`TaskState`), ``node``, ``started``, ``completed``,
 ``results``, ``attach_links``, ``_attachments``, ``reason`` and ``attempts``.
 This module holds the rules for those fields: what a state means, how a
@@ -32,10 +32,11 @@ class TaskState(str, Enum):
     FAILED = "failed"        # the task returned success: false
     ERROR = "error"          # dirt could not run it, or it raised; ``reason`` says why
     CANCELLED = "cancelled"  # a user cancelled it
+    SKIPPED = "skipped"      # a task it runs after (``after``) did not pass; ``reason`` says which
 
     @property
     def final(self) -> bool:
-        return self in (TaskState.PASSED, TaskState.FAILED, TaskState.ERROR, TaskState.CANCELLED)
+        return self in (TaskState.PASSED, TaskState.FAILED, TaskState.ERROR, TaskState.CANCELLED, TaskState.SKIPPED)
 
 
 FINAL_STATES = {s.value for s in TaskState if s.final}

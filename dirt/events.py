@@ -72,3 +72,13 @@ class OutcomeWritten:
 
     run: Any
     doc: dict | None
+
+
+@dataclass(frozen=True)
+class PipelinesRead:
+    """What was read for the book of pipelines (``records``: every task of each
+    record, briefly; ``found``: tasks asked about by id), or why not (``error``)."""
+
+    records: Any
+    found: Any
+    error: str | None = None

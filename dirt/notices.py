@@ -18,7 +18,7 @@ from .settings import Settings
 
 FAILURE, WEBHOOK, COMMIT_STATUS = "failure", "webhook", "commit_status"
 STATUS_CONTEXT = "dirt"
-OUTCOME_ORDER = ("failed", "error", "cancelled", "passed")   # a record's outcome: the first one present
+OUTCOME_ORDER = ("failed", "error", "cancelled", "skipped", "passed")   # a record's outcome: the first one present
 
 
 def web_base_url(settings: Settings) -> str:
@@ -134,7 +134,8 @@ class RecordSummary:
 
     def describe_counts(self) -> str:
         counts = self.counts
-        return ", ".join(f"{counts[s]} {s}" for s in ("passed", "failed", "error", "cancelled") if counts.get(s))
+        return ", ".join(f"{counts[s]} {s}" for s in ("passed", "failed", "error", "cancelled", "skipped")
+                         if counts.get(s))
 
     def webhook_body(self, settings: Settings) -> dict:
         record = {k: v for k, v in self.record.items() if k not in ("_rev", "_attachments")}

@@ -9,9 +9,14 @@ tasks they can take now) and decides, for each task, one of:
 * a **wait**, with the reason shown to users ("no enabled node can run it:
   node1: architecture is 'x86_64'"), written only when it changes;
 * an **error**: the task can never run as written (its document has a
-  problem, or its module does not exist under tasks/), or it has waited
-  longer than its ``wait_timeout`` for a node that can run it (so its
-  record finishes instead of waiting for ever).
+  problem, or its module does not exist under tasks/, or its ``after`` can
+  never be met), or it has waited longer than its ``wait_timeout`` for a
+  node that can run it (so its record finishes instead of waiting for ever);
+* a **skip**, for a task that runs after others (``after``) when one of them
+  did not pass (:mod:`dirt.pipeline` decides, from what the server knows of
+  the record; a task whose record is still being read is left for a later
+  round). Waiting for those tasks is not waiting for a node: a task's
+  ``wait_timeout`` counts from when they passed.
 
 No I/O happens here except through ``problem_of`` (which checks a task's
 module against the tasks/ directory); results are cached per task revision
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from .errors import RequirementError
+from .pipeline import ERROR, SKIPPED, UNKNOWN, Pipelines
 from .requirements import mismatch
 from .taskdoc import TaskDoc
 
@@ -50,11 +56,12 @@ class Round:
     claims: list[tuple[TaskDoc, str]] = field(default_factory=list)   # (task, node name)
     waits: list[tuple[TaskDoc, str]] = field(default_factory=list)    # (task, new reason)
     errors: list[tuple[TaskDoc, str]] = field(default_factory=list)   # (task, reason)
+    skips: list[tuple[TaskDoc, str]] = field(default_factory=list)    # (task, reason): one it runs after did not pass
     turned_down: bool = False        # the balancer declined nodes that had room: look again soon
     next_deadline: float | None = None   # when the first task that cannot run reaches its wait_timeout
 
     def __bool__(self) -> bool:
-        return bool(self.claims or self.waits or self.errors)
+        return bool(self.claims or self.waits or self.errors or self.skips)
 
 
 class Placer:
@@ -80,7 +87,7 @@ class Placer:
         self._matches: dict[tuple[str, str, int], tuple[list[str], str | None]] = {}
 
     def plan(self, tasks: Iterable[TaskDoc], nodes: Sequence[NodeView], nodes_version: int,
-             fresh: set[str], now: float | None = None) -> Round:
+             fresh: set[str], now: float | None = None, pipelines: Pipelines | None = None) -> Round:
         """Decide for ``tasks`` (in dispatch order) on ``nodes``.
 
         ``nodes_version`` changes whenever any node does (it keys the cache).
@@ -88,20 +95,39 @@ class Placer:
         the last round) are still looked at, for a reason or an error to write;
         the others wait, unchanged, for room. ``now`` (the time) lets tasks
         that waited too long end in error; without it none does.
+        ``pipelines`` decides tasks that run after others; without it they
+        are left waiting.
         """
         decided = Round()
         views = {n.name: n for n in nodes}
         room = sum(n.room for n in nodes if n.ready and n.enabled)
+        ended: dict[str, str] = {}       # tasks this round errors or skips, for their followers
         for task in tasks:
             if room <= 0 and task.id not in fresh:
                 continue
             problem = self.problem(task)
             if problem:
                 decided.errors.append((task, problem))
+                ended[task.id] = ERROR
                 continue
+            if task.after:
+                verdict = pipelines.verdict(task, ended) if pipelines is not None else UNKNOWN
+                if verdict.kind == "error":
+                    decided.errors.append((task, verdict.reason))
+                    ended[task.id] = ERROR
+                    continue
+                if verdict.kind == "skip":
+                    decided.skips.append((task, verdict.reason))
+                    ended[task.id] = SKIPPED
+                    continue
+                if verdict.kind == "wait" and task.reason != verdict.reason:
+                    decided.waits.append((task, verdict.reason))
+                if verdict.kind != "ready":
+                    continue
+            ready_since = verdict.since if task.after else 0.0
             names, why = self._candidates(task, views, nodes_version)
             if why:
-                waited = self._waited_too_long(task, why, now, decided)
+                waited = self._waited_too_long(task, why, now, decided, ready_since)
                 if waited:
                     decided.errors.append((task, waited))
                 elif task.reason != why:
@@ -120,13 +146,15 @@ class Placer:
             room -= 1
         return decided
 
-    def _waited_too_long(self, task: TaskDoc, why: str, now: float | None, decided: Round) -> str | None:
+    def _waited_too_long(self, task: TaskDoc, why: str, now: float | None, decided: Round,
+                         ready_since: float = 0.0) -> str | None:
         """The error for a task that no node can run and that has waited past its
-        wait_timeout; else None (noting in ``decided`` when it would time out)."""
+        wait_timeout (counted from ``ready_since`` for one that waited for the
+        tasks it runs after); else None (noting in ``decided`` when it would time out)."""
         limit = task.wait_timeout if task.wait_timeout is not None else self.wait_timeout
         if now is None or not limit:
             return None
-        since = max(task.waiting_since, self.counting_from)
+        since = max(task.waiting_since, self.counting_from, ready_since)
         deadline = since + limit
         if now < deadline:
             if decided.next_deadline is None or deadline < decided.next_deadline:

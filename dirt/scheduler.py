@@ -37,7 +37,7 @@ from .couch import Database
 from .documents import TaskState, is_node, is_task
 from .errors import Conflict, CouchError, DirtError, TaskNameError
 from .events import (CaughtUp, DatabaseDown, DatabaseUp, DocChanged, LoadRead, NodeDown, NodeUp, OutcomeWritten,
-                     RunFinished)
+                     PipelinesRead, RunFinished)
 from .feed import ChangesFollower
 from .groupcommit import GroupCommit
 from .heartbeat import Heartbeat, ServerWatch, is_server
@@ -45,6 +45,7 @@ from .leases import lost_server
 from .nodepool import NodePool
 from .outcomes import OutcomeWriter
 from .output import LogStreamer
+from .pipeline import Pipelines
 from .placement import Placer
 from .plural import plural
 from .runner import Shipment
@@ -67,7 +68,7 @@ class Scheduler:
                  writer: GroupCommit, pool: NodePool, waiting: WaitingQueue, placer: Placer,
                  executor: Executor, outcomes: OutcomeWriter, heartbeat: Heartbeat, watch: ServerWatch,
                  taskfiles: TaskFiles, streamer: LogStreamer, clock: Callable[[], float] = time.time,
-                 on_final: Callable[[dict], None] | None = None):
+                 on_final: Callable[[dict], None] | None = None, pipelines: Pipelines | None = None):
         self.db = db
         self.project = project
         self.settings = project.settings
@@ -85,6 +86,8 @@ class Scheduler:
         self.streamer = streamer
         self.clock = clock
         self.on_final = on_final
+        self.pipelines = pipelines or Pipelines()   # records whose tasks run after others (dirt.pipeline)
+        self._reading_pipelines = False             # a thread reads what the book lacks
         self.runs: dict[str, Run] = {}            # our attempts, from claim until their outcome is written
         self.slots: dict[str, Slots] = {}         # by node name
         self.finished: Counter = Counter()        # final states reached since start, by state
@@ -153,8 +156,10 @@ class Scheduler:
         if not any(room.values()):
             return True
         views = self.pool.views(self._busy(), room)
-        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set())
-        return not plan.claims
+        plan = self.placer.plan(self.waiting.waiting(), views, self.pool.version, set(), pipelines=self.pipelines)
+        if self.pipelines.busy and not self._reading_pipelines:
+            self._dirty = True          # the next round starts the read
+        return not (plan.claims or plan.skips or self.pipelines.busy or self._reading_pipelines)
 
     def step(self, now: float | None = None, timeout: float = 1.0) -> None:
         """Apply the events that are waiting (or the first within ``timeout``), then dispatch."""
@@ -244,6 +249,8 @@ class Scheduler:
                 self._requeue_unstarted(event.name, f"node {event.name} was lost: {event.reason}")
             elif isinstance(event, LoadRead):
                 self.pool.on_load(event)
+            elif isinstance(event, PipelinesRead):
+                self._pipelines_read(event)
             elif isinstance(event, CaughtUp):
                 if not self.caught_up and not self._from_snapshot:
                     threading.Thread(target=snapshot.build_later, args=(self.db,), daemon=True,
@@ -285,6 +292,7 @@ class Scheduler:
             return
         if doc.get("_deleted"):
             self.waiting.remove(doc_id)
+            self._refresh_followers(self.pipelines.forget(doc_id))
             run = self.runs.get(doc_id)
             if run is not None:
                 log.warning("Task %s: stopped here (its document was deleted)", doc_id)
@@ -306,6 +314,7 @@ class Scheduler:
             return
         task = parse_task(doc)
         self._warn(task)
+        self._follow(task)
         if task.rev_number <= self._written.get(doc_id, 0):
             return                      # a late echo of a run this server already finished
         run = self.runs.get(doc_id)
@@ -347,6 +356,7 @@ class Scheduler:
         if doc is None:
             return
         task = parse_task(doc)
+        self._follow(task)
         self._written[task.id] = task.rev_number
         if len(self._written) > 50_000:
             self._written.pop(next(iter(self._written)))
@@ -354,6 +364,16 @@ class Scheduler:
             self._announce(doc)
         elif task.waiting:
             self.waiting.put(task)
+
+    def _follow(self, task: TaskDoc) -> None:
+        """Keep the book of pipelines current with ``task``."""
+        self._refresh_followers(self.pipelines.saw(task))
+
+    def _refresh_followers(self, task_ids: set[str]) -> None:
+        """Followers of a task that changed get a new look in the next round."""
+        if task_ids:
+            self.waiting.refresh(task_ids)
+            self._dirty = True
 
     def _nodes_changed(self, name: str | None) -> None:
         self.waiting.refresh_all()
@@ -395,13 +415,42 @@ class Scheduler:
             room[name] = max(0, node.slots + ahead - ours[name] - elsewhere[name])
         return room
 
+    def _read_pipelines(self) -> None:
+        """Have a thread read what the book of pipelines lacks (every task of records
+        whose followers just arrived, tasks named by id in an ``after``); the loop
+        takes the answer as an event, so a slow view never holds it up."""
+        records, ids = self.pipelines.wanted()
+        if self._reading_pipelines or not (records or ids):
+            return
+        self._reading_pipelines = True
+
+        def read() -> None:
+            try:
+                tasks = snapshot.record_tasks(self.db, records)
+                found = snapshot.tasks_by_id(self.db, ids) if ids else []
+                self.events.put(PipelinesRead(tasks, found))
+            except CouchError as exc:
+                self.events.put(PipelinesRead({}, [], str(exc)))
+
+        threading.Thread(target=read, daemon=True, name="pipelines").start()
+
+    def _pipelines_read(self, event: PipelinesRead) -> None:
+        self._reading_pipelines = False
+        self._dirty = True
+        if event.error is not None:
+            log.warning("could not read the tasks that tasks run after (%s); trying again", event.error)
+            self._redispatch_at = self.clock() + 1.0
+            return
+        self._refresh_followers(self.pipelines.loaded(event.records, event.found))
+
     def _dispatch(self, now: float) -> None:
         """Place waiting tasks on free slots; store why others wait or cannot run."""
         room = self._room()
         fresh = self.waiting.take_fresh()
         views = self.pool.views(self._busy(), room)
         tasks = self.waiting.waiting(None if any(room.values()) else fresh)
-        decided = self.placer.plan(tasks, views, self.pool.version, fresh, now=now)
+        decided = self.placer.plan(tasks, views, self.pool.version, fresh, now=now, pipelines=self.pipelines)
+        self._read_pipelines()          # what this round could not decide yet
         if decided.turned_down:
             self._redispatch_at = now + TURNED_DOWN_RETRY
         if decided.next_deadline is not None:     # a task that no node can run reaches its wait_timeout
@@ -420,6 +469,7 @@ class Scheduler:
                 for task, node in claims]
         docs += [transitions.waiting_because(task, reason) for task, reason in decided.waits]
         docs += [transitions.errored(task, reason, now) for task, reason in decided.errors]
+        docs += [transitions.skipped(task, reason, now) for task, reason in decided.skips]
         try:
             saved = self.writer.save_many(docs)
         except CouchError as exc:
@@ -441,12 +491,20 @@ class Scheduler:
         for (task, reason), result in zip(decided.errors, results):
             if not isinstance(result, CouchError):
                 self.waiting.remove(task.id)
+                self._follow(parse_task(result))
                 log.error("Task %s: error: %s", task.id, reason)
+                self._announce(result)
+        for (task, reason), result in zip(decided.skips, results):
+            if not isinstance(result, CouchError):
+                self.waiting.remove(task.id)
+                self._follow(parse_task(result))
+                log.warning("Task %s skipped: %s", task.id, reason)
                 self._announce(result)
 
     def _start(self, task: TaskDoc, node: str, code: Shipment) -> None:
         self.waiting.remove(task.id)
-        run = Run(task, node, task.attempt or 1, code)
+        self._follow(task)
+        run = Run(task, node, task.attempt or 1, code, after=tuple(self.pipelines.dependency_ids(task)))
         self.runs[task.id] = run
         slots = self.slots.get(node)
         if slots is None:

@@ -1,7 +1,7 @@
 """The composition root: one function builds a running dirt server from settings.
 
 :func:`build_server` wires the parts (database writer, node pool, waiting
-queue, placement, slots, outcome writer, heartbeat, notifier) into a
+queue, placement, slots, outcome writer, heartbeat, notifier, bisector) into a
 :class:`DirtServer`. The ``dirt serve`` command, :func:`dirt.core.server.serve`,
 the tests and the benchmarks all build servers with it, so they run the same
 thing. ``clock`` and ``sleep`` are injectable; nothing here prints or exits.
@@ -17,8 +17,10 @@ from . import cluster
 from .attempts import Executor
 from .badges import BadgeUpdater, BadgeWriter
 from .balance import make_balancer
+from .bisector import Bisector
 from .couch import Database
 from .groupcommit import GroupCommit
+from .handoff import Handoff
 from .heartbeat import Heartbeat, ServerWatch, new_server_id
 from .nodepool import NodePool
 from .notify import Notifier
@@ -32,16 +34,20 @@ from .waiting import WaitingQueue
 
 
 class DirtServer:
-    """A scheduler and its notifier, started and stopped together."""
+    """A scheduler, its notifier and its bisector, started and stopped together."""
 
-    def __init__(self, scheduler: Scheduler, notifier: Notifier, badges: BadgeUpdater | None = None):
+    def __init__(self, scheduler: Scheduler, notifier: Notifier, badges: BadgeUpdater | None = None,
+                 bisector: Bisector | None = None):
         self.scheduler = scheduler
         self.notifier = notifier
         self.badges = badges
+        self.bisector = bisector
 
     def start(self) -> "DirtServer":
         self.notifier.start()
         self.scheduler.start()
+        if self.bisector is not None:
+            self.bisector.start()
         return self
 
     def step(self, now: float | None = None, timeout: float = 1.0) -> None:
@@ -60,6 +66,8 @@ class DirtServer:
             if self.scheduler.runs:
                 self.scheduler.hand_back(hand_back_timeout)
         finally:
+            if self.bisector is not None:
+                self.bisector.close()
             self.scheduler.close()
             self.notifier.close()
             if self.badges is not None:
@@ -84,12 +92,15 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
     placer = Placer(make_balancer(settings.load_balancer, pool.load_of, settings.load_margin), taskfiles.problem,
                     settings.wait_timeout, counting_from=clock())
     streamer = LogStreamer(writer, settings.log_flush_interval, clock)
-    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events, streamer)
+    executor = Executor(settings, settings.project_name, lambda name: _connection(pool, name), events, streamer,
+                        handoff=Handoff(db, settings).environment)
     outcomes = OutcomeWriter(db, writer, events, server_id, settings.max_attempts, clock=clock, sleep=sleep)
     notifier = Notifier(db, settings, clock=clock, server_id=server_id)
     badges = BadgeUpdater(BadgeWriter(db, settings)) if notify else None
+    bisector = Bisector(db, clock=clock)
 
     def final(doc: dict) -> None:
+        bisector.task_final(doc)
         if notify:
             notifier.task_final(doc)
         if badges is not None:
@@ -104,7 +115,7 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
                           watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles,
                           streamer=streamer, clock=clock,
                           on_final=final)
-    return DirtServer(scheduler, notifier, badges)
+    return DirtServer(scheduler, notifier, badges, bisector)
 
 
 def _connection(pool: NodePool, name: str):

@@ -77,6 +77,9 @@ class Settings:
     commit_status_api: str = ""         # API base URL; default https://api.github.com or https://gitlab.com/api/v4
     commit_status_token_env: str = ""   # environment variable holding the token; default GITHUB_TOKEN / GITLAB_TOKEN
     web_url: str = ""                   # the web app's URL, for links; default couchdb_host/db/_design/project_name/
+    #: CouchDB's URL as tasks on the nodes reach it, for the database and file URLs tasks are
+    #: given (DIRT_COUCHDB_URL, DIRT_AFTER); default: couchdb_host. Credentials are always taken out
+    task_couchdb_url: str = ""
     notify_retries: int = 5             # retries of a notification that failed (with doubling delays)
     notify_retry_delay: float = 30.0    # seconds before the first retry
     notify_timeout: float = 10.0        # seconds to wait for an SMTP or HTTP server
@@ -117,7 +120,7 @@ class Settings:
             raise SettingsError("setting log_max_bytes must be at least 1024 (bytes of output kept per attempt)")
         if not self.couchdb_host.startswith(("http://", "https://")):
             raise SettingsError(f"setting couchdb_host must be an http:// or https:// URL, not {self.couchdb_host!r}")
-        for name in ("webhook_url", "commit_status_api", "web_url"):
+        for name in ("webhook_url", "commit_status_api", "web_url", "task_couchdb_url"):
             value = getattr(self, name)
             if value and not value.startswith(("http://", "https://")):
                 # Not echoed: a webhook URL often carries a secret.
@@ -154,11 +157,11 @@ _TYPES = {
     "max_result_bytes": int, "log_max_bytes": int, "log_flush_interval": float,
     "smtp_port": int, "smtp_starttls": bool, "smtp_sender": str, "webhook_url": str, "commit_status": str,
     "commit_status_api": str, "commit_status_token_env": str, "web_url": str, "notify_retries": int,
-    "notify_retry_delay": float, "notify_timeout": float, "serve_html_attachments": bool,
+    "notify_retry_delay": float, "notify_timeout": float, "serve_html_attachments": bool, "task_couchdb_url": str,
 }
 # Settings where None (natural in a settings file) means "not set".
 _NONE_MEANS_EMPTY = ("smtp_sender", "webhook_url", "commit_status", "commit_status_api",
-                     "commit_status_token_env", "web_url")
+                     "commit_status_token_env", "web_url", "task_couchdb_url")
 _TYPE_WORDS = {str: "a string", bool: "True or False", list: "a list", float: "a number", int: "a whole number"}
 
 

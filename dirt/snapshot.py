@@ -17,6 +17,10 @@ so a later start costs time in proportion to the work in flight, not to the
 history. Where the design document cannot be written (an account that is not
 a database admin), the server reads the whole ``_changes`` history at every
 start instead, and says so.
+
+The same design document answers what a record's followers need
+(:func:`record_tasks`: every task of a record, briefly) and what bisections
+read (the records of a branch, the open bisections).
 """
 from __future__ import annotations
 
@@ -24,11 +28,13 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .couch import Database
-from .documents import state_rule_js
+from .documents import is_task, state_rule_js
 from .errors import Conflict, CouchError, NotFound, Unauthorized
+from .pipeline import Brief
+from .taskdoc import parse_task
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +47,19 @@ READY_DOC = "_local/dirt-serve"
 
 
 COUNTS = "counts"
+BY_RECORD = "by_record"
+BRANCH_RECORDS = "branch_records"
+OPEN_BISECTS = "open_bisects"
+KEYS_PER_REQUEST = 50       # record or document ids per GET (they travel in the URL)
 
 
 def design_document() -> dict:
     """``unfinished``: unfinished tasks, nodes and servers (what a server starts
-    from); ``counts``: records and tasks by state (what ``dirt status`` sums up)."""
+    from); ``counts``: records and tasks by state (what ``dirt status`` sums up);
+    ``by_record``: each task's name, state, node, after and revision by record
+    (what a server reads of a record whose tasks run after others);
+    ``branch_records``: records by [branch, created, _id] and ``open_bisects``:
+    bisect documents not yet done (what :mod:`dirt.bisector` reads)."""
     return {"_id": f"_design/{DESIGN}", "language": "javascript", "views": {
         VIEW: {"map": (
             "function (doc) {\n" + state_rule_js() + "\n"
@@ -59,6 +73,20 @@ def design_document() -> dict:
             "function (doc) {\n" + state_rule_js() + "\n"
             "  if (doc.type === 'task') emit(['task', taskState(doc)], null);\n"
             "  else if (doc.type === 'record') emit(['record'], null);\n}"), "reduce": "_count"},
+        BY_RECORD: {"map": (
+            "function (doc) {\n" + state_rule_js() + "\n"
+            "  if (doc.type !== 'task' || typeof doc.record_id !== 'string') return;\n"
+            "  emit(doc.record_id, [typeof doc.name === 'string' ? doc.name : null, taskState(doc),\n"
+            "                       typeof doc.node === 'string' ? doc.node : null,\n"
+            "                       Array.isArray(doc.after) ? doc.after : null, doc._rev]);\n}")},
+        BRANCH_RECORDS: {"map": (
+            "function (doc) {\n"
+            "  if (doc.type === 'record' && typeof doc.branch === 'string' && typeof doc.created === 'number')\n"
+            "    emit([doc.branch, doc.created, doc._id], null);\n}")},
+        OPEN_BISECTS: {"map": (
+            "function (doc) {\n"
+            "  if (doc.type === 'bisect' && (!doc.state || doc.state === 'new' || doc.state === 'running'))\n"
+            "    emit(typeof doc.created === 'number' ? doc.created : 0, null);\n}")},
     }}
 
 
@@ -141,15 +169,16 @@ def build(db: Database) -> None:
     """Build the view (its first build reads every document), then mark it built."""
     started = time.monotonic()
     try:
-        while True:
-            try:
-                db.view(DESIGN, VIEW, timeout=BUILD_TIMEOUT, limit=0)
-                break
-            except CouchError as exc:
-                # Apache CouchDB answers a long first build with "500 timeout" after a
-                # minute and goes on building: ask again until it is done.
-                if exc.error != "timeout" or time.monotonic() - started > BUILD_TIMEOUT:
-                    raise
+        for view in (VIEW, BY_RECORD):     # each view apart on pouchdb-server
+            while True:
+                try:
+                    db.view(DESIGN, view, timeout=BUILD_TIMEOUT, limit=0)
+                    break
+                except CouchError as exc:
+                    # Apache CouchDB answers a long first build with "500 timeout" after a
+                    # minute and goes on building: ask again until it is done.
+                    if exc.error != "timeout" or time.monotonic() - started > BUILD_TIMEOUT:
+                        raise
         marker = {"_id": READY_DOC, "views": _views_hash(), "built": time.time()}
         try:
             marker["_rev"] = db.get(READY_DOC)["_rev"]
@@ -179,9 +208,61 @@ def _rows(db: Database) -> Iterator[dict]:
         start = rows[PAGE]["key"]
 
 
+def record_tasks(db: Database, record_ids: Iterable[str]) -> dict[str, list[Brief]]:
+    """Every task of each record, briefly (:class:`~dirt.pipeline.Brief`), from ``by_record``."""
+    ids = sorted(set(record_ids))
+    out: dict[str, list[Brief]] = {rid: [] for rid in ids}
+    for start in range(0, len(ids), KEYS_PER_REQUEST):
+        chunk = ids[start:start + KEYS_PER_REQUEST]
+        try:
+            rows = db.view(DESIGN, BY_RECORD, timeout=VIEW_TIMEOUT, keys=chunk).get("rows", [])
+        except NotFound:    # this account could not install the view: ask CouchDB to look (slower)
+            docs = db.find({"type": "task", "record_id": {"$in": chunk}})
+            rows = [{"id": d["_id"], "key": d["record_id"], "value": _row_value(d)} for d in docs
+                    if isinstance(d.get("_id"), str) and isinstance(d.get("record_id"), str)]
+        for row in rows:
+            brief = _brief(row)
+            if brief is not None and brief.record_id in out:
+                out[brief.record_id].append(brief)
+    return out
+
+
+def _row_value(doc: dict) -> list:
+    """A document found by ``_find``, as a ``by_record`` row's value."""
+    task = parse_task(doc)
+    return [task.name, task.state, task.node, list(task.after) or None, doc.get("_rev")]
+
+
+def tasks_by_id(db: Database, task_ids: Iterable[str]) -> list[Brief]:
+    """The task documents with these ids (any record), briefly; missing ones left out."""
+    ids = sorted(set(task_ids))
+    found = []
+    for start in range(0, len(ids), KEYS_PER_REQUEST):
+        answer = db.all_docs(keys=ids[start:start + KEYS_PER_REQUEST], include_docs=True)
+        for row in answer.get("rows", []):
+            doc = row.get("doc")
+            if isinstance(doc, dict) and is_task(doc):
+                found.append(Brief.of(parse_task(doc)))
+    return found
+
+
+def _brief(row: dict) -> Brief | None:
+    value = row.get("value")
+    if not (isinstance(value, list) and len(value) == 5 and isinstance(row.get("key"), str)
+            and isinstance(row.get("id"), str)):
+        return None
+    name, state, node, after, rev = value
+    after = tuple(after) if isinstance(after, list) and all(isinstance(a, str) and a for a in after) else ()
+    head = rev.split("-", 1)[0] if isinstance(rev, str) else ""
+    return Brief(row["id"], row["key"], name if isinstance(name, str) and name else None,
+                 state if isinstance(state, str) else "waiting", node if isinstance(node, str) else None,
+                 after, int(head) if head.isdigit() else 0)
+
+
 def refresh(db: Database) -> None:
     """Bring the view up to date (a query that reads nothing), so the next start is quick."""
     try:
         db.view(DESIGN, VIEW, timeout=VIEW_TIMEOUT, limit=0)
+        db.view(DESIGN, BY_RECORD, timeout=VIEW_TIMEOUT, limit=0)
     except CouchError as exc:
         log.debug("could not refresh _design/%s: %s", DESIGN, exc)

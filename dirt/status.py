@@ -19,7 +19,7 @@ from .heartbeat import is_server
 from .plural import plural
 
 PAGE = 1000
-STATES = ("waiting", "running", "passed", "failed", "error", "cancelled")
+STATES = ("waiting", "running", "passed", "failed", "error", "cancelled", "skipped")
 
 
 def iter_docs(db: Database) -> Iterator[dict]:

@@ -24,6 +24,7 @@ from .taskdoc import TaskDoc
 
 WAITING, RUNNING, ERROR = TaskState.WAITING.value, TaskState.RUNNING.value, TaskState.ERROR.value
 CANCELLED = TaskState.CANCELLED.value
+SKIPPED = TaskState.SKIPPED.value
 
 # Fields that describe one finished try; a new try starts without them.
 _OUTCOME_FIELDS = ("reason", "completed", "results", "traceback")
@@ -135,6 +136,15 @@ def errored(task: TaskDoc, reason: str, now: float) -> dict:
     """A task that can never run as written (or that dirt could not handle): final, with why."""
     doc = _next(task)
     doc.update(state=ERROR, reason=reason, completed=now)
+    doc.pop("lease", None)
+    return doc
+
+
+def skipped(task: TaskDoc, reason: str, now: float) -> dict:
+    """A waiting task that will not run, because a task it runs after (``after``)
+    did not pass (``reason`` says which): final, without an attempt."""
+    doc = _next(task)
+    doc.update(state=SKIPPED, reason=reason, completed=now)
     doc.pop("lease", None)
     return doc
 

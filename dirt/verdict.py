@@ -16,6 +16,7 @@ VERDICTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("waiting", ("waiting",)),
     ("passed", ("passed",)),
     ("cancelled", ("cancelled",)),
+    ("skipped", ("skipped",)),       # did not run: a task it runs after did not pass
 )
 NONE = "none"                    # no tasks at all
 DECIDED = ("passed", "failed")   # verdicts that say whether a branch is green or red

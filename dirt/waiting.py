@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import zlib
 from collections import Counter
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .taskdoc import TaskDoc
 
@@ -98,6 +98,10 @@ class WaitingQueue:
         """Ids of waiting tasks that changed since the last call."""
         fresh, self._fresh = self._fresh, set()
         return fresh
+
+    def refresh(self, task_ids: Iterable[str]) -> None:
+        """These tasks need a new look (one they run after changed)."""
+        self._fresh.update(i for i in task_ids if i in self._tasks and self._tasks[i].waiting)
 
     def refresh_all(self) -> None:
         """Every waiting task needs a new look (a node changed)."""

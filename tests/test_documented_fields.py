@@ -3,7 +3,8 @@
 A real `dirt serve` runs tasks that end in every way a task can (passed,
 failed, raised, timed out, returned something that is not a result or
 nothing at all, named no
-module, had a malformed `requires`, was cancelled while it ran); then every
+module, had a malformed `requires`, was cancelled while it ran, was skipped
+because a task it runs after failed); then every
 field on those documents, every key of their `attempts` entries and every
 outcome must be named in the page's "Fields dirt writes" section, and a
 cancelled running task must keep what the page says it keeps.
@@ -19,8 +20,8 @@ from dirt_run import DirtServe, add_nodes, wait_for
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "documents.rst"
 WRITTEN_BY_USERS = {"_id", "_rev", "type", "record_id", "name", "created", "platform", "requires", "kwargs",
-                    "timeout", "max_attempts", "priority"}
-FINAL = ("passed", "failed", "error", "cancelled")
+                    "timeout", "max_attempts", "priority", "after"}
+FINAL = ("passed", "failed", "error", "cancelled", "skipped")
 
 
 def section(title: str) -> str:
@@ -54,6 +55,7 @@ def test_every_field_dirt_writes_is_documented(project, tmp_path):
         "no_module": project.add_task("no.such.module"),
         "bad_requires": project.add_task("examples.simple", requires=["architecture == x86_64"]),
         "cancelled": project.add_task("slow"),
+        "skipped": project.add_task("examples.simple", after=["fails"]),
     }
     with DirtServe(project.root, log_path=tmp_path / "serve.log") as serve:
         wait_for(lambda: project.task(tasks["cancelled"]).get("state") == "running", timeout=60,
@@ -94,6 +96,7 @@ def test_every_field_dirt_writes_is_documented(project, tmp_path):
     last = cancelled["attempts"][-1]
     assert last["outcome"] == "cancelled" and last["ended"] >= before["started"] and cancelled["completed"]
     assert cancelled["reason"] == last["reason"]
+    assert docs["skipped"]["reason"] == "fails failed" and "attempts" not in docs["skipped"]
     keeps = section("Task states")
     keeps = keeps[keeps.index("``cancelled``"):]
     for word in ("attempts", "ended", "outcome", "reason", "node", "started", "attempt", "completed", "lease",

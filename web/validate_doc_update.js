@@ -12,7 +12,7 @@ function (newDoc, oldDoc, userCtx, secObj) {
   dirtCheckAccess(newDoc, oldDoc, userCtx, secObj);   // who may write this (lib/access.js)
   if (newDoc._deleted || (newDoc._id || '').indexOf('_design/') === 0) return;
   var type = newDoc.type;
-  if (type !== 'record' && type !== 'task') return;
+  if (type !== 'record' && type !== 'task' && type !== 'bisect') return;
   var what = type + ' ' + newDoc._id;
 
   function isNumber(v) { return typeof v === 'number' && isFinite(v); }
@@ -39,6 +39,15 @@ function (newDoc, oldDoc, userCtx, secObj) {
   }
 
   check('created', isNumber, 'must be a number: seconds since 1970 (as from time.time())');
+
+  if (type === 'bisect') {
+    // `dirt bisect` and the branches page ask; dirt serve fills in the rest (dirt/bisect.py).
+    ['task', 'good', 'bad'].forEach(function (field) {
+      need(field, 'a bisect names a task, the record it passed on (good) and a later one it fails on (bad)');
+      check(field, function (v) { return isString(v) && v.length > 0; }, 'must be a non-empty string');
+    });
+    return;
+  }
 
   if (type === 'record') {
     check('description', isString, 'must be a string');

@@ -6,8 +6,8 @@
 // A task's `state` says where it is. Documents written by the 2012 dirt have
 // none: one with a `completed` time is finished (passed if its results say
 // success: true, else failed); any other is waiting.
-var TASK_STATES = ['waiting', 'running', 'passed', 'failed', 'error', 'cancelled'];
-var FINAL_STATES = ['passed', 'failed', 'error', 'cancelled'];
+var TASK_STATES = ['waiting', 'running', 'passed', 'failed', 'error', 'cancelled', 'skipped'];
+var FINAL_STATES = ['passed', 'failed', 'error', 'cancelled', 'skipped'];
 
 function taskState(doc) {
   var state = doc.state;
@@ -27,12 +27,15 @@ function isFinalState(state) {
 // A record's verdict, from how many of its tasks are in each state: the
 // first entry whose states any task is in. A new task state joins one list.
 // "failed" wins while other tasks still run: the record cannot pass any more.
+// A skipped task (one it runs after did not pass) did not run: like a
+// cancelled one, it says nothing of its own about the record, so it comes last.
 var VERDICTS = [
   ['failed', ['failed', 'error']],
   ['running', ['running']],
   ['waiting', ['waiting']],
   ['passed', ['passed']],
-  ['cancelled', ['cancelled']]
+  ['cancelled', ['cancelled']],
+  ['skipped', ['skipped']]
 ];
 
 function recordVerdict(counts) {

@@ -26,3 +26,26 @@ function taskVariant(doc) {
   }
   return label.slice(0, 72) + '… #' + hash.toString(16);
 }
+
+// The same values one by one, as strings: {platform: 'linux', python: '3.11'}
+// (the platform, and each kwarg with a short value that is not an object).
+// The record page lays a matrix of one task name out by them.
+function taskAxes(doc) {
+  var out = {}, n = 0;
+  if (typeof doc.platform === 'string' && doc.platform) { out.platform = doc.platform; n++; }
+  var kwargs = doc.kwargs;
+  if (kwargs && typeof kwargs === 'object' && !Array.isArray(kwargs)) {
+    var names = [];
+    for (var k in kwargs) names.push(k);
+    names.sort();
+    for (var i = 0; i < names.length && n < 8; i++) {
+      var v = kwargs[names[i]];
+      if (v === null || typeof v === 'object' || names[i] in out) continue;
+      var text = typeof v === 'string' ? v : JSON.stringify(v);
+      if (text === undefined || text.length > 40) continue;
+      out[names[i]] = text;
+      n++;
+    }
+  }
+  return out;
+}

@@ -45,6 +45,8 @@
   };
 
   dirt.rerunTasks = function (ids) {
+    // A page that knows the record's pipeline adds what goes with them (record.js: dirt.withDependencies).
+    if (dirt.withDependencies) ids = dirt.withDependencies(ids);
     var results = ids.map(function (id) {
       return change(id, dirtWhyNotRerun, dirtRerun).then(function () { return null; }, function (e) { return e; });
     });

@@ -41,23 +41,32 @@
    *   since:   the oldest record of the current run of that verdict
    *   brokeBy: when failing, the first failing record after a passing one
    *   lastGood: the passing record before it
+   *   untested: how many records lie between those two without a verdict
+   *             (a bisect can find which of them broke it)
    *   open:    the run may go back further than the records given
    */
   ci.branchStreak = function (records, complete) {
-    var out = {latest: records[0] || null, decided: null, since: null, brokeBy: null, lastGood: null, open: false};
-    var i = 0;
+    var out = {latest: records[0] || null, decided: null, since: null, brokeBy: null, lastGood: null, untested: 0,
+               open: false};
+    var i = 0, sinceAt = 0;
     while (i < records.length && !dirt.isDecided(records[i].verdict)) i++;
     if (i === records.length) { out.open = !complete; return out; }
     out.decided = records[i];
     out.since = records[i];
+    sinceAt = i;
     for (var j = i + 1; j < records.length; j++) {
       var v = records[j].verdict;
       if (!dirt.isDecided(v)) continue;
       if (v !== out.decided.verdict) {
-        if (out.decided.verdict === 'failed') { out.brokeBy = out.since; out.lastGood = records[j]; }
+        if (out.decided.verdict === 'failed') {
+          out.brokeBy = out.since;
+          out.lastGood = records[j];
+          out.untested = j - sinceAt - 1;
+        }
         return out;
       }
       out.since = records[j];
+      sinceAt = j;
     }
     out.open = !complete;
     return out;

@@ -17,7 +17,7 @@
 
   // The order states are shown in; states from lib/state.js (js/state.js,
   // loaded before this file) that are not listed here are shown after these.
-  var SHOWN_FIRST = ['passed', 'failed', 'error', 'running', 'waiting', 'cancelled'];
+  var SHOWN_FIRST = ['passed', 'failed', 'error', 'running', 'waiting', 'cancelled', 'skipped'];
   var known = window.TASK_STATES || SHOWN_FIRST;
 
   var dirt = window.dirt = {

@@ -2,7 +2,9 @@
  *
  * The tasks come from the tasks view (one query, however many tasks); a task's
  * full results, attempts and files are read from its document when its
- * details are opened.
+ * details are opened. Tasks are listed in the order they run in (a task
+ * after the ones it runs after), and the tasks of one name that differ by
+ * platform or kwargs (a matrix) are also laid out as a grid.
  */
 (function (dirt, $) {
   'use strict';
@@ -172,6 +174,7 @@
     }
     if (item.changed) name.appendChild(dirt.provenance.tag(item.changed));
     if (task.variant) name.appendChild(dirt.el('div', 'sub', task.variant));
+    if (task.after && task.after.length) name.appendChild(dirt.el('div', 'sub after', 'after ' + task.after.join(', ')));
     name.appendChild(dirt.el('div', 'sub mono', item.id));
     tr.appendChild(name);
 
@@ -375,7 +378,7 @@
       cell.appendChild(section('Results', dirt.el('p', 'muted', 'No results yet.')));
     }
     var given = {};
-    ['kwargs', 'requires', 'platform', 'timeout', 'max_attempts', 'priority'].forEach(function (key) {
+    ['kwargs', 'requires', 'platform', 'timeout', 'max_attempts', 'priority', 'after'].forEach(function (key) {
       if (doc[key] !== undefined) given[key] = doc[key];
     });
     if (Object.keys(given).length) cell.appendChild(section('Task document', kvTable(given)));
@@ -501,9 +504,12 @@
       stateOf = {};
       current.forEach(function (item) { stateOf[item.id] = item.state; item.changed = changed[item.id] || null; });
       markRerunFlakes(current);
+      var stage = stages(current);
       current.sort(function (a, b) {
-        return byName.compare(String(a.task.name), String(b.task.name)) || byName.compare(a.id, b.id);
+        return stage[a.id] - stage[b.id] || byName.compare(String(a.task.name), String(b.task.name)) ||
+          byName.compare(a.id, b.id);
       });
+      showMatrices(current);
       showFilters(counts);
       showVerdict(current);
       showRecordActions(counts);
@@ -514,6 +520,157 @@
       if (!flakyLoaded) loadFlaky();
       loadProvenance();
     });
+  }
+
+  // -- pipelines: the order tasks run in, and matrices -----------------------------------
+
+  /* Each task's stage: 0 if it runs after nothing of this record, else one
+   * more than the latest stage of what it runs after (a name there means
+   * every task of that name, as dirt serve reads `after`). Cycles are cut. */
+  function stages(items) {
+    var byId = {}, ofName = {}, stage = {}, visiting = {};
+    items.forEach(function (i) {
+      byId[i.id] = i;
+      (ofName[i.task.name] || (ofName[i.task.name] = [])).push(i.id);
+    });
+    function depth(id) {
+      if (id in stage) return stage[id];
+      if (visiting[id]) return 0;
+      visiting[id] = true;
+      var best = 0;
+      (byId[id].task.after || []).forEach(function (ref) {
+        (byId[ref] ? [ref] : (ofName[ref] || [])).forEach(function (dep) {
+          if (dep !== id) best = Math.max(best, depth(dep) + 1);
+        });
+      });
+      delete visiting[id];
+      return (stage[id] = best);
+    }
+    items.forEach(function (i) { depth(i.id); });
+    return stage;
+  }
+
+  /* Task names with two or more tasks that differ by platform or a kwarg:
+   * [{name, axes: [the keys that differ, platform first], items}]. */
+  function matrices(items) {
+    var groups = {}, out = [];
+    items.forEach(function (i) { (groups[i.task.name] || (groups[i.task.name] = [])).push(i); });
+    Object.keys(groups).sort(byName.compare).forEach(function (name) {
+      var list = groups[name], keys = {};
+      if (list.length < 2) return;
+      list.forEach(function (i) { Object.keys(i.task.axes || {}).forEach(function (k) { keys[k] = true; }); });
+      var varying = Object.keys(keys).filter(function (k) {
+        var seen = {};
+        list.forEach(function (i) { seen[axisValue(i, k)] = true; });
+        return Object.keys(seen).length > 1;
+      }).sort(function (a, b) { return (b === 'platform') - (a === 'platform') || byName.compare(a, b); });
+      if (varying.length) out.push({name: name, axes: varying, items: list});
+    });
+    return out;
+  }
+
+  function axisValue(item, key) {
+    var v = (item.task.axes || {})[key];
+    return v === undefined ? '–' : v;
+  }
+
+  function distinct(values) {
+    return values.filter(function (v, i) { return values.indexOf(v) === i; }).sort(byName.compare);
+  }
+
+  /* One matrix as a table: rows by its first axis, a column per combination of
+   * the others (one axis: a single row); each cell the states of its tasks,
+   * linking to their rows below. */
+  function buildMatrix(m) {
+    var box = dirt.el('div', 'matrix');
+    box.setAttribute('data-name', m.name);
+    box.appendChild(dirt.el('h3', 'mono', m.name));
+    var rowKey = m.axes.length > 1 ? m.axes[0] : null, colKeys = m.axes.length > 1 ? m.axes.slice(1) : m.axes;
+    function colOf(item) {
+      return colKeys.map(function (k) { return (rowKey ? k + '=' : '') + axisValue(item, k); }).join(' · ');
+    }
+    var cols = distinct(m.items.map(colOf));
+    var rowsOf = rowKey ? distinct(m.items.map(function (i) { return axisValue(i, rowKey); })) : [colKeys[0]];
+    var table = dirt.el('table', 'grid matrix-grid');
+    var thead = dirt.el('thead'), head = dirt.el('tr');
+    head.appendChild(dirt.el('th', 'corner', rowKey || ''));
+    cols.forEach(function (c) { head.appendChild(dirt.el('th', 'mono', c)); });
+    thead.appendChild(head);
+    table.appendChild(thead);
+    var tbody = dirt.el('tbody');
+    rowsOf.forEach(function (rowValue) {
+      var tr = dirt.el('tr');
+      tr.appendChild(dirt.el('th', 'mono', rowValue));
+      cols.forEach(function (c) {
+        var td = dirt.el('td', 'cell');
+        td.setAttribute('data-row', rowValue);
+        td.setAttribute('data-col', c);
+        m.items.filter(function (i) { return colOf(i) === c && (!rowKey || axisValue(i, rowKey) === rowValue); })
+          .forEach(function (i) {
+            var a = dirt.link('#task-' + encodeURIComponent(i.id), null, 'cell-link');
+            a.title = (i.task.variant || i.id) + ': ' + i.state;
+            a.setAttribute('data-id', i.id);
+            a.appendChild(dirt.pill(i.state));
+            td.appendChild(a);
+          });
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+    box.appendChild(table);
+    return box;
+  }
+
+  /* What a rerun of ``ids`` takes with it, as `dirt rerun` does (dirt/pipeline.py,
+   * rerun_set): for a skipped task, what it was skipped for (the tasks it runs
+   * after that did not pass, through skipped ones); and every skipped task
+   * that runs after them. */
+  dirt.withDependencies = function (ids) {
+    var items = current || [], byId = {}, ofName = {}, wanted = {};
+    items.forEach(function (i) {
+      byId[i.id] = i;
+      (ofName[i.task.name] || (ofName[i.task.name] = [])).push(i.id);
+    });
+    function depsOf(id) {
+      var out = [];
+      ((byId[id] || {task: {}}).task.after || []).forEach(function (ref) {
+        (byId[ref] ? [ref] : (ofName[ref] || [])).forEach(function (d) {
+          if (d !== id && out.indexOf(d) < 0) out.push(d);
+        });
+      });
+      return out;
+    }
+    function isFinal(id) { return byId[id] && isFinalState(byId[id].state); }
+    ids.forEach(function (id) { wanted[id] = true; });
+    ids.forEach(function (id) {
+      var stack = byId[id] && byId[id].state === 'skipped' ? [id] : [];
+      while (stack.length) {
+        depsOf(stack.pop()).forEach(function (d) {
+          if (wanted[d] || !isFinal(d) || byId[d].state === 'passed') return;
+          wanted[d] = true;
+          if (byId[d].state === 'skipped') stack.push(d);
+        });
+      }
+    });
+    var seen = {}, queue = Object.keys(wanted);
+    while (queue.length) {
+      var here = queue.pop();
+      items.forEach(function (i) {
+        if (seen[i.id] || depsOf(i.id).indexOf(here) < 0) return;
+        seen[i.id] = true;
+        queue.push(i.id);
+        if (i.state === 'skipped') wanted[i.id] = true;
+      });
+    }
+    return ids.concat(Object.keys(wanted).filter(function (id) { return ids.indexOf(id) < 0; }).sort());
+  };
+
+  function showMatrices(items) {
+    var found = matrices(items), box = document.getElementById('matrix-grids');
+    $(box).empty();
+    found.forEach(function (m) { box.appendChild(buildMatrix(m)); });
+    $('#matrices').prop('hidden', !found.length);
   }
 
   /* "Rerun failed", for those who may, when tasks of the record ended failed or error. */

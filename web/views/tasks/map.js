@@ -4,7 +4,9 @@ function (doc) {
   //   group=true with keys [[id, "passed"], ...]:     counts per state (overview)
   // The value holds what the record page shows, not the whole document:
   // results are summarised in `brief` (a few short values); the page reads the
-  // document itself when a user opens a task's full results.
+  // document itself when a user opens a task's full results. `after` is what
+  // the task runs after (names or ids), `axes` its platform and short kwargs
+  // (lib/variant.js), from which the page orders the tasks and lays out matrices.
   // !code lib/state.js
   // !code lib/tests.js
   // !code lib/variant.js
@@ -51,6 +53,8 @@ function (doc) {
     links: Array.isArray(links) ? links : [],
     files: files,
     variant: taskVariant(doc),
+    axes: taskAxes(doc),
+    after: Array.isArray(doc.after) ? doc.after.filter(function (a) { return typeof a === 'string'; }).slice(0, 20) : [],
     tests: tests,
     run: typeof doc.run === 'number' ? doc.run : 1,
     rerun_by: typeof doc.rerun_by === 'string' ? doc.rerun_by : null,
