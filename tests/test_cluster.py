@@ -110,7 +110,9 @@ def test_two_servers_on_two_cluster_nodes_run_each_task_once(cluster_project, co
     with a, b:
         wait_for(lambda: all("node localhost connected" in s.output() for s in (a, b)), timeout=60,
                  what="both servers to be ready")
-        ids = add_tasks(project, ran, 80)    # all at once: both servers see each task waiting and race for it
+        # All at once: both servers see each task waiting and race for it. Each takes 0.1 s, so
+        # that a server whose feed lags on a loaded machine still finds tasks left to race for.
+        ids = add_tasks(project, ran, 80, sleep=0.1)
         wait_for(lambda: all_passed(project, ids), timeout=180, interval=0.5, what="every task to pass")
         for server in (a, b):
             assert server.alive(), server.output()
