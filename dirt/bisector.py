@@ -1,9 +1,13 @@
 """Driving bisections: the part of a dirt server that advances bisect documents.
 
 :mod:`dirt.bisect` decides; this module reads and writes. A
-:class:`Bisector` thread runs in every ``dirt serve``: every few seconds (and
-at once when a bisect run ends) it reads the open bisect documents
-(``open_bisects`` of ``_design/dirt-serve``) and advances each one step:
+:class:`Bisector` thread runs in every ``dirt serve``: once its views are
+built, then whenever a bisect document arrives or a bisect run ends (and
+every few seconds while some bisection is open), it reads the open bisect
+documents (``open_bisects`` of ``_design/dirt-serve``) and advances each one
+step. With no bisection open it reads nothing until one arrives: a view read
+makes CouchDB index every document written since the last, work a busy
+server should not pay for nothing. Each step:
 
 * a new one is set up: its good and bad records are read (both records of
   one branch, good the older), the branch's records between them listed by
@@ -39,7 +43,8 @@ from .pipeline import RecordTasks
 
 log = logging.getLogger(__name__)
 
-POLL = 3.0              # seconds between looks at the open bisections
+POLL = 3.0              # seconds between looks while a bisection is open (and for dirt's views to be built)
+IDLE_POLL = 300.0       # seconds between looks when none is (a bisect document's arrival wakes it sooner)
 
 
 class BisectError(DirtError):
@@ -108,10 +113,13 @@ class Bisector:
     """Advances open bisections; see the module docstring. Call :meth:`start`
     and :meth:`close`, and :meth:`task_final` with each task that ends."""
 
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time, interval: float = POLL):
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time, interval: float = POLL,
+                 idle_interval: float = IDLE_POLL):
         self.db = db
         self.clock = clock
         self.interval = interval
+        self.idle_interval = idle_interval
+        self.open: int | None = None     # open bisections at the last look (None: not looked yet)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,6 +132,11 @@ class Bisector:
     def task_final(self, doc: dict) -> None:
         """A task ended: if it was a bisect run, look at once."""
         if isinstance(doc.get("bisect"), str):
+            self._wake.set()
+
+    def saw(self, doc: dict) -> None:
+        """A document other than a task changed: if it is an open bisection, look at once."""
+        if bisect.is_bisect(doc) and doc.get("state", NEW) in OPEN_STATES:
             self._wake.set()
 
     def close(self) -> None:
@@ -140,8 +153,13 @@ class Bisector:
                 log.debug("could not look at the bisections: %s", exc)
             except Exception:   # a bug here must not take the server's other work along
                 log.exception("could not advance the bisections")
-            self._wake.wait(self.interval)
+            self._wake.wait(self.next_wait())
             self._wake.clear()
+
+    def next_wait(self) -> float:
+        """Seconds until the next look, unless something wakes it: short while a
+        bisection is open (or none has been looked for yet), long when none is."""
+        return self.idle_interval if self.open == 0 else self.interval
 
     def step(self) -> int:
         """Advance every open bisection once; how many documents changed. Until dirt's
@@ -154,11 +172,13 @@ class Bisector:
                                 timeout=snapshot.VIEW_TIMEOUT).get("rows", [])
         except NotFound:
             return 0                     # dirt serve could not install its views: no bisections here
-        changed = 0
+        changed = opened = 0
         for row in rows:
             doc = row.get("doc")
             if bisect.is_bisect(doc) and doc.get("state", NEW) in OPEN_STATES:
+                opened += 1
                 changed += self.advance(doc) is not None
+        self.open = opened
         return changed
 
     # -- one step ---------------------------------------------------------------------------

@@ -68,7 +68,8 @@ class Scheduler:
                  writer: GroupCommit, pool: NodePool, waiting: WaitingQueue, placer: Placer,
                  executor: Executor, outcomes: OutcomeWriter, heartbeat: Heartbeat, watch: ServerWatch,
                  taskfiles: TaskFiles, streamer: LogStreamer, clock: Callable[[], float] = time.time,
-                 on_final: Callable[[dict], None] | None = None, pipelines: Pipelines | None = None):
+                 on_final: Callable[[dict], None] | None = None, pipelines: Pipelines | None = None,
+                 on_other: Callable[[dict], None] | None = None):
         self.db = db
         self.project = project
         self.settings = project.settings
@@ -86,6 +87,7 @@ class Scheduler:
         self.streamer = streamer
         self.clock = clock
         self.on_final = on_final
+        self.on_other = on_other        # told of documents that are not tasks, nodes or servers (bisections)
         self.pipelines = pipelines or Pipelines()   # records whose tasks run after others (dirt.pipeline)
         self._reading_pipelines = False             # a thread reads what the book lacks
         self.runs: dict[str, Run] = {}            # our attempts, from claim until their outcome is written
@@ -311,6 +313,8 @@ class Scheduler:
             return
         if not is_task(doc):
             self.waiting.remove(doc_id)
+            if self.on_other is not None:
+                self.on_other(doc)
             return
         task = parse_task(doc)
         self._warn(task)

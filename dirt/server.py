@@ -114,7 +114,7 @@ def build_server(project: Project, db: Database | None = None, *, server_id: str
                                               clock),
                           watch=ServerWatch(settings.lease_seconds, clock), taskfiles=taskfiles,
                           streamer=streamer, clock=clock,
-                          on_final=final)
+                          on_final=final, on_other=bisector.saw)
     return DirtServer(scheduler, notifier, badges, bisector)
 
 

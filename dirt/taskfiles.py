@@ -109,21 +109,36 @@ class TaskFiles:
 
     def __init__(self, tasks_dir: Path):
         self.tasks_dir = tasks_dir
-        self._cache: dict[Path, tuple[int, Shipment]] = {}
+        self._cache: dict[str, tuple[tuple[int, int, int, int], Shipment]] = {}
 
     def shipment(self, name: Any) -> Shipment:
-        """What to send a node to run task ``name``; TaskNameError says why it cannot run."""
+        """What to send a node to run task ``name``; TaskNameError says why it cannot run.
+
+        A name shipped before costs one ``stat`` of its file: while the path
+        it names still leads to the same unchanged file (device, inode,
+        size, modification time), that file was checked to be inside tasks/
+        and its source is the one cached. Anything else resolves it again.
+        """
+        cached = self._cache.get(name) if isinstance(name, str) else None
+        if cached is not None:
+            parts = name.split(".")
+            try:
+                if _stamp(self.tasks_dir.joinpath(*parts[:-1], parts[-1] + ".py")) == cached[0]:
+                    return cached[1]
+            except OSError:
+                pass
         path = resolve_task(self.tasks_dir, name)
         try:
-            stamp = path.stat().st_mtime_ns
+            stamp = _stamp(path)
         except OSError as exc:
             raise TaskNameError(f"cannot read task module {name!r}: {exc}") from None
-        cached = self._cache.get(path)
-        if cached is None or cached[0] != stamp:
-            source = task_source(self.tasks_dir, name)
-            filename = "tasks/" + "/".join(str(name).split(".")) + ".py"
-            cached = self._cache[path] = (stamp, Shipment.of(source, filename))
-        return cached[1]
+        source = task_source(self.tasks_dir, name)
+        filename = "tasks/" + "/".join(str(name).split(".")) + ".py"
+        shipment = Shipment.of(source, filename)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[name] = (stamp, shipment)
+        return shipment
 
     def problem(self, task: Any) -> str | None:
         """Why a task's module cannot be shipped (None if it can)."""
@@ -132,3 +147,9 @@ class TaskFiles:
         except TaskNameError as exc:
             return str(exc)
         return None
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another: device, inode, size, modification time."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)

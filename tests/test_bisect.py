@@ -134,3 +134,26 @@ def test_a_bisect_that_cannot_start_says_why(project):
     assert backwards.returncode == 1
     assert backwards.stdout.splitlines()[-1] == ("bisect of check stopped: the good record a must be older than "
                                                  "the bad one b (by created)")
+
+
+def test_with_no_bisection_open_the_bisector_looks_again_only_when_one_arrives(project):
+    """A view read makes CouchDB index everything written since the last one: a
+    server with no bisection open must not pay for that every few seconds."""
+    from dirt import snapshot
+    from dirt.bisector import Bisector
+
+    snapshot.install(project.db)
+    snapshot.build(project.db)
+    bisector = Bisector(project.db, interval=3, idle_interval=300)
+    assert bisector.next_wait() == 3                 # not looked yet
+    assert bisector.step() == 0 and bisector.open == 0
+    assert bisector.next_wait() == 300
+
+    doc = bisect.new_document("check", "r1", "r1", time.time())
+    bisector.saw({"_id": "r1", "type": "record"})
+    assert not bisector._wake.is_set()
+    bisector.saw(doc)
+    assert bisector._wake.is_set()                   # its arrival wakes the bisector at once
+    project.db.save(doc)
+    bisector.step()
+    assert bisector.open == 1 and bisector.next_wait() == 3

@@ -5,7 +5,7 @@ import pytest
 
 from dirt.create import create_project
 from dirt.errors import TaskNameError, TaskSourceError
-from dirt.taskfiles import task_names, task_source
+from dirt.taskfiles import TaskFiles, task_names, task_source
 
 
 @pytest.fixture
@@ -44,3 +44,25 @@ def test_a_module_that_does_not_compile_is_refused_with_its_file_and_line(tasks_
 
 def test_a_module_written_for_the_seed_compiles(tasks_dir):
     assert "channel.send" in task_source(tasks_dir, "examples.simple")
+
+
+def test_a_shipped_module_is_read_again_when_it_changes_and_refused_once_it_leads_outside(tmp_path):
+    tasks = tmp_path / "tasks"
+    (tasks / "ci").mkdir(parents=True)
+    module = tasks / "ci" / "build.py"
+    module.write_text("def main(kwargs):\n    return {'success': True}\n")
+    files = TaskFiles(tasks)
+    first = files.shipment("ci.build")
+    assert files.shipment("ci.build") is first             # unchanged: the cached shipment
+
+    module.write_text("def main(kwargs):\n    return {'success': False, 'edited': 1}\n")
+    assert "edited" in files.shipment("ci.build").source   # an edit applies to the next run
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "build.py").write_text("def main(kwargs):\n    return {'success': True}\n")
+    (tasks / "ci" / "build.py").unlink()
+    (tasks / "ci").rmdir()
+    (tasks / "ci").symlink_to(outside)                     # the same name now leads out of tasks/
+    with pytest.raises(TaskNameError, match="outside the project's tasks/"):
+        files.shipment("ci.build")
