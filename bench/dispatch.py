@@ -43,6 +43,7 @@ Exit status is 0 whether or not targets are met: this is a measurement.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import queue
@@ -140,6 +141,34 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds used so far by these processes and everything they started (alive or reaped)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 0-based from state
+        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / ticks)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo, seen = 0.0, list(roots), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        total += stats[pid][1]
+        todo += children.get(pid, [])
+    return total
+
+
 class CouchDB3:
     """Apache CouchDB 3.5 from ../shared/couchdb, single node, with an admin."""
 
@@ -163,6 +192,18 @@ class CouchDB3:
 
     def stop(self) -> None:
         subprocess.run([str(COUCHDB3), "stop", "--dir", str(self.workdir)], capture_output=True, timeout=120)
+
+    def pids(self) -> list[int]:
+        """The server's processes (found by their data directory on their command line)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if str(self.workdir).encode() in f.read():
+                        found.append(int(entry))
+            except (OSError, ValueError):
+                continue
+        return found
 
 
 def _port_free(port: int) -> bool:
@@ -190,6 +231,13 @@ class Backend:
         if not self.auth:
             return self.base
         return self.base.replace("://", f"://{self.auth[0]}:{self.auth[1]}@", 1)
+
+    def pids(self) -> list[int]:
+        """The database server's processes, for its CPU time."""
+        if hasattr(self.server, "pids"):
+            return self.server.pids()
+        proc = getattr(self.server, "proc", None)
+        return [proc.pid] if proc is not None else []
 
     def new_db(self, what: str) -> str:
         name = f"bench-{what}-{uuid.uuid4().hex[:8]}"
@@ -314,9 +362,10 @@ class Bench:
         try:
             serve.wait_for("node localhost connected", timeout=120)
             self.run_until_final(backend, db, task_docs(4 * slots, "warm"))
-            res = self.run_until_final(backend, db, task_docs(n, "t"))
+            res = self.run_until_final(backend, db, task_docs(n, "t"), cpu_of=serve)
         finally:
             serve.stop()
+        self.cpu_row(backend, "no-op", n, res)
         self.noop[backend.name] = res["elapsed"]
         floor = self.floor(backend, n, slots)
         ratio = res["elapsed"] / floor
@@ -338,7 +387,7 @@ class Bench:
         try:
             serve.wait_for("node localhost connected", timeout=120)
             self.run_until_final(backend, db, task_docs(4 * slots, "warm", name="bench_printer"))
-            res = self.run_until_final(backend, db, task_docs(n, "p", name="bench_printer"))
+            res = self.run_until_final(backend, db, task_docs(n, "p", name="bench_printer"), cpu_of=serve)
             # a few long chatty tasks: how often their output is written
             seconds = 3.0 if self.args.quick else 6.0
             docs = task_docs(slots, "c", name="bench_chatty", kwargs={"seconds": seconds})
@@ -365,16 +414,30 @@ class Bench:
                           f"no-op tasks: {noop:.2f} s" if noop else "-",
                           f"{ratio:.2f}x no-op (<= {PRINTING_TARGET}x)",
                           "PASS" if ratio <= PRINTING_TARGET and res["states"].get("passed") == n else "FAIL"))
+        self.cpu_row(backend, "printing", n, res)
+        printed = "".join("output line %d of a task that talks\n" % i for i in range(100)).encode()
+        floor_noop = self.floor(backend, n, slots)
+        floor_log = self.floor(backend, n, slots, attach=printed)
+        self.rows.append((f"  (info) {backend.name}: the floor, storing the same log with each result",
+                          f"{floor_log / floor_noop:.2f}x the floor without it",
+                          f"raw execnet + PUT: {floor_noop:.2f} s, with the log: {floor_log:.2f} s", "-", "info"))
         self.rows.append((f"{backend.name}: log writes while tasks print every 10 ms",
                           f"{rate:.2f} per task per second", "-", f"<= {WRITES_TARGET:g}",
                           "PASS" if rate <= WRITES_TARGET else "FAIL"))
 
-    def run_until_final(self, backend: Backend, db: str, docs: list[dict], timeout: float = 600) -> dict:
+    def cpu_row(self, backend: Backend, what: str, n: int, res: dict) -> None:
+        if "cpu_dirt" in res:
+            self.rows.append((f"  (info) {backend.name}: CPU, {what} run", f"dirt serve + workers {res['cpu_dirt']:.2f} s",
+                              f"database {res['cpu_db']:.2f} s", "-", "info"))
+
+    def run_until_final(self, backend: Backend, db: str, docs: list[dict], timeout: float = 600,
+                        cpu_of: "Serve | None" = None) -> dict:
         """Insert ``docs`` and wait for every one to be final. The elapsed time is read
         from the ``completed`` times dirt wrote, so how often this looks does not
         change it; it looks seldom, and only at tasks not yet seen final, because
         every look is work for the same server dirt is measured on (the floor has
         no observer at all)."""
+        cpu0 = (cpu_seconds([cpu_of.proc.pid]), cpu_seconds(backend.pids())) if cpu_of is not None else None
         t0 = time.time()
         backend.bulk(db, docs)
         deadline = time.monotonic() + timeout
@@ -386,14 +449,18 @@ class Bench:
             final += [d for d in seen if d.get("state") in FINAL]
             pending = [d.get("_id") for d in seen if d.get("state") not in FINAL]
         final += backend.fetch(db, pending) if pending else []
+        cpu = {}
+        if cpu0 is not None:
+            cpu = {"cpu_dirt": cpu_seconds([cpu_of.proc.pid]) - cpu0[0], "cpu_db": cpu_seconds(backend.pids()) - cpu0[1]}
         states: dict[str, int] = {}
         for d in final:
             states[d.get("state")] = states.get(d.get("state"), 0) + 1
         last = max((d.get("completed") or 0) for d in final)
-        return {"elapsed": last - t0, "states": states}
+        return {"elapsed": last - t0, "states": states, **cpu}
 
-    def floor(self, backend: Backend, n: int, parallel: int) -> float:
-        """The same no-op run n times over ``parallel`` already-open popen gateways, each result PUT."""
+    def floor(self, backend: Backend, n: int, parallel: int, attach: bytes | None = None) -> float:
+        """The same no-op run n times over ``parallel`` already-open popen gateways, each result
+        PUT (with ``attach`` as an inline attachment, if given: what storing a log costs)."""
         db = backend.new_db("floor")
         gateways = [execnet.makegateway("popen//python=python3") for _ in range(parallel)]
         try:
@@ -414,6 +481,9 @@ class Bench:
                         result = gw.remote_exec(NOOP).receive(30)
                         done = time.time()
                         doc.update(state="passed", results=result, completed=done)
+                        if attach is not None:
+                            doc["_attachments"] = {"log-1.txt": {"content_type": "text/plain; charset=utf-8",
+                                                                 "data": base64.b64encode(attach).decode()}}
                         backend.client.put(f"{backend.base}/{db}/{doc['_id']}", content=dumps(doc),
                                            headers={"Content-Type": "application/json"}).raise_for_status()
                         completed.append(done)

@@ -65,7 +65,8 @@ class TaskChannel(object):
 
 
 class Capture(object):
-    """fds 1 and 2 into a pipe while a task runs; what comes is sent on `output` every 0.25 s."""
+    """fds 1 and 2 into a pipe while a task runs; what comes is sent on `output` every 0.25 s,
+    and what came last goes with the task's reply (one message fewer for a short task)."""
 
     def __init__(self, task_id):
         self.task_id = task_id
@@ -98,7 +99,6 @@ class Capture(object):
                     self.pending.append((time.time(), text))
             if not data:
                 self.done.set()
-                self.flush()
                 return
 
     def tick(self):
@@ -115,6 +115,7 @@ class Capture(object):
                     pass
 
     def stop(self):
+        """Stop capturing; return what was captured and not sent yet, for the reply."""
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -125,9 +126,11 @@ class Capture(object):
         self.thread.join(5.0)
         if not self.thread.is_alive():   # else a process the task left behind holds the pipe: leave it be
             os.close(self.read_fd)
-        else:
-            self.done.set()
-            self.flush()
+        self.done.set()
+        self.ticker.join(1.0)            # no flush can go out after the reply
+        with self.lock:
+            chunks, self.pending = self.pending, []
+        return chunks
 
 
 codes = {}
@@ -148,7 +151,7 @@ while True:
         os.environ[key] = value.replace("\0", "")   # an environment cannot hold NUL
     task_channel = TaskChannel(job["kwargs"], channel.gateway)
     capture = Capture(job["id"]) if job.get("capture") else None
-    reply = None
+    reply, rest = None, []
     try:
         if job.get("source") is not None:
             source = job["source"]
@@ -160,9 +163,11 @@ while True:
         reply = {"op": "raised", "traceback": "".join(traceback.format_exception(kind, value, tb.tb_next))}
     finally:
         if capture is not None:
-            capture.stop()
+            rest = capture.stop()
     if reply is None:
         reply = {"op": "done", "result": task_channel.results[0]} if task_channel.results else {"op": "no_result"}
+    if rest:
+        reply["output"] = rest
     try:
         channel.send(reply)
     except Exception as exc:

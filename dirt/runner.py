@@ -297,10 +297,17 @@ class NodeConnection:
         """In execnet's receiver thread: captured output of a running task."""
         try:
             task_id, chunks = message
-            sink = self._sinks.get(task_id)
-            if sink is not None:
-                sink(chunks)
-        except Exception:   # a sink's bug must not kill execnet's receiver thread
+        except (TypeError, ValueError):
+            log.warning("%s: a worker sent output dirt cannot read: %r", self.name, message)
+            return
+        sink = self._sinks.get(task_id)
+        if sink is not None:
+            self._pass_on(sink, chunks)
+
+    def _pass_on(self, sink: OutputSink, chunks: Any) -> None:
+        try:
+            sink(chunks)
+        except Exception:   # a sink's bug must not kill execnet's receiver thread, nor the run
             log.exception("%s: could not pass on a task's output", self.name)
 
     def _give_back(self, worker: Worker) -> None:
@@ -374,6 +381,8 @@ class NodeConnection:
             with self._lock:
                 self._busy.discard(worker)
         self._give_back(worker)
+        if isinstance(reply, dict) and reply.get("output") and on_output is not None:
+            self._pass_on(on_output, reply["output"])   # what it printed last came with the reply
         op = reply.get("op") if isinstance(reply, dict) else None
         if op == "done":
             return reply.get("result")
