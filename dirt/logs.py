@@ -44,12 +44,16 @@ def seed_handlers(formatter: logging.Formatter, log_file: str | Path | None, con
 
 
 def configure(service: str, log_file: Path | None = None, verbose: bool = False, console: bool = True) -> None:
-    """Route dirt's log records to the console and ``log_file``; idempotent."""
-    root = logging.getLogger("dirt")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    root.propagate = False
-    for handler in seed_handlers(SeedFormatter(service), log_file, console):
-        root.addHandler(handler)
+    """Route dirt's log records to the console and ``log_file``; idempotent. egret's
+    go the same way (dirt uses egret's credential rule, whose warnings a user must see)."""
+    handlers = seed_handlers(SeedFormatter(service), log_file, console)
+    for name in ("dirt", "egret"):
+        root = logging.getLogger(name)
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            if handler not in handlers:
+                handler.close()
+        root.setLevel(logging.DEBUG if verbose else logging.INFO)
+        root.propagate = False
+        for handler in handlers:
+            root.addHandler(handler)

@@ -1,9 +1,8 @@
-"""Who egret is to CouchDB: where credentials come from, and how they are hidden.
+"""Who egret (and dirt) is to CouchDB: where credentials come from, and how they are hidden.
 
-egret and dirt follow one rule (dirt has the same rule in
-``dirt/credentials.py``: egret must not import dirt, so it is written in
-both, and one contract test, tests/test_credentials.py, runs against both),
-so a user who logs in for one is logged in for the other:
+egret and dirt follow this one rule (dirt takes it from here, in
+``dirt/credentials.py``; egret must not import dirt), so a user who logs in
+for one is logged in for the other:
 
 1. the URL's user-info: ``http://USER:PASSWORD@host:5984``;
 2. ``DIRT_COUCHDB_USER`` and ``DIRT_COUCHDB_PASSWORD``;

@@ -45,20 +45,23 @@ def test_log_writes_seed_lines_to_file_and_console(tmp_path, capfd):
 
 def test_core_log_writes_where_dirt_logs_in_the_same_format(tmp_path):
     path = tmp_path / "dirt.log"
-    root = logging.getLogger("dirt")
-    saved = root.handlers[:], root.level, root.propagate
+    roots = [logging.getLogger("dirt"), logging.getLogger("egret")]
+    saved = [(root.handlers[:], root.level, root.propagate) for root in roots]
     dirt.logs.configure("myproject", path, console=False)
     try:
         core_log.log.write("Connected to db at http://localhost:5984/myproject")
         logging.getLogger("dirt.scheduler").info("2e3dabbff38ca7f6fa05c5a0cbbc95a5 -> localhost.localdomain")
+        logging.getLogger("egret.credentials").warning("~/.netrc cannot be parsed")   # egret's, used by dirt
     finally:
-        for handler in root.handlers:
-            handler.close()
-        root.handlers[:], root.level, root.propagate = saved    # as pytest's caplog expects it
+        for root, (handlers, level, propagate) in zip(roots, saved):
+            for handler in root.handlers:
+                handler.close()
+            root.handlers[:], root.level, root.propagate = handlers, level, propagate   # as caplog expects
     lines = path.read_text().splitlines()
     assert re.fullmatch(rf"{STAMP} {HOST} myproject : Connected to db at http://localhost:5984/myproject", lines[0])
     assert re.fullmatch(rf"{STAMP} {HOST} myproject : 2e3dabbff38ca7f6fa05c5a0cbbc95a5 -> localhost.localdomain",
                         lines[1])
+    assert re.fullmatch(rf"{STAMP} {HOST} myproject : ~/.netrc cannot be parsed", lines[2])
 
 
 def test_email_through_a_real_smtp_server():
