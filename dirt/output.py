@@ -19,7 +19,7 @@ cap. An attempt that ends before its first flush writes no chunk at all.
 
 When the attempt ends, its whole log becomes an attachment of the task
 document, ``log-<attempt>.txt`` (with ``log-<attempt>.times.json``: when
-lines arrived, if they came at more than one moment), in the same write as the outcome; then its chunks are
+lines arrived, if they came over more than :data:`TIME_RESOLUTION`), in the same write as the outcome; then its chunks are
 deleted. If the attempt was cut short (node lost, timeout, cancelled, server
 killed) the log says so in its last line. A server that recovers a task
 whose server died builds that attachment from the chunks the dead server
@@ -49,6 +49,9 @@ PARTIAL_AFTER = 2.0        # seconds a line without its newline waits before it 
 
 def log_name(attempt: int) -> str:
     return f"log-{attempt}.txt"
+
+
+TIME_RESOLUTION = 0.1   # seconds: lines that arrive this close after a timed one share its time
 
 
 def times_name(attempt: int) -> str:
@@ -195,7 +198,7 @@ def render(attempt: int, numbered: list[tuple[int, float, str]], lines: int, siz
     for number, t, text in numbered:
         if number != previous + 1 and previous:
             out.append(cut_mark(number - previous - 1))
-        if t != last_t:
+        if last_t is None or t - last_t >= TIME_RESOLUTION:
             times.append([number, round(t, 3)])
             last_t = t
         out.append(text)
@@ -206,7 +209,7 @@ def render(attempt: int, numbered: list[tuple[int, float, str]], lines: int, siz
     attachments = {
         log_name(attempt): {"content_type": "text/plain; charset=utf-8", "data": base64.b64encode(body).decode()},
     }
-    if len(times) > 1:   # output that came at one moment needs no times beyond the attempt's own
+    if len(times) > 1:   # output that came at one moment (a short task's) needs no times beyond the attempt's
         attachments[times_name(attempt)] = {"content_type": "application/json",
                                             "data": base64.b64encode(json.dumps(times).encode()).decode()}
     summary = {"name": log_name(attempt), "lines": lines, "bytes": size, "cut_lines": cut}
