@@ -30,7 +30,7 @@ The same briefs answer what a rerun needs (:func:`followers`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .documents import FINAL_STATES, TaskState
 from .taskdoc import TaskDoc
@@ -501,37 +501,35 @@ def _record_of(briefs: Iterable[Brief]) -> RecordTasks:
 def followers(briefs: Iterable[Brief], task_id: str) -> list[str]:
     """Every task that runs after ``task_id``, directly or through others, each
     after the tasks it runs after (the order to rerun them in)."""
-    record = _record_of(briefs)
-    if task_id not in record.tasks:
-        return []
-    found: set[str] = set()
-    frontier = [task_id]
-    while frontier:
-        here = record.tasks[frontier.pop()]
-        for dep in sorted(record.dependents(here)):
-            if dep not in found and dep != task_id and dep in record.tasks:
-                found.add(dep)
-                frontier.append(dep)
-    return _ordered(record, found)
+    return _reach(_record_of(briefs), task_id, RecordTasks.dependents, keep=lambda brief: True,
+                  through=lambda brief: True)
 
 
 def blockers(briefs: Iterable[Brief], task_id: str) -> list[str]:
     """Why a skipped task did not run, as what to rerun first: the tasks it runs
     after (directly or through skipped ones) that failed, ended in error or
     were cancelled, and the skipped ones between them and it, in run order."""
-    record = _record_of(briefs)
+    return _reach(_record_of(briefs), task_id, RecordTasks.dependencies,
+                  keep=lambda brief: brief.final and brief.state != PASSED,
+                  through=lambda brief: brief.state == SKIPPED)
+
+
+def _reach(record: RecordTasks, task_id: str, neighbours: Callable[[RecordTasks, Brief], Iterable[str]],
+           keep: Callable[[Brief], bool], through: Callable[[Brief], bool]) -> list[str]:
+    """The tasks reached from ``task_id`` along ``neighbours`` (its dependents or its
+    dependencies): those ``keep`` takes, going on from those ``through`` lets through;
+    in run order, ``task_id`` itself left out."""
     if task_id not in record.tasks:
         return []
     found: set[str] = set()
     frontier = [task_id]
     while frontier:
-        here = record.tasks[frontier.pop()]
-        for dep in record.dependencies(here):
-            brief = record.tasks[dep]
-            if dep in found or dep == task_id or not brief.final or brief.state == PASSED:
+        for dep in neighbours(record, record.tasks[frontier.pop()]):
+            brief = record.tasks.get(dep)
+            if dep in found or dep == task_id or brief is None or not keep(brief):
                 continue
             found.add(dep)
-            if brief.state == SKIPPED:
+            if through(brief):
                 frontier.append(dep)
     return _ordered(record, found)
 

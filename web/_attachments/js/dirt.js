@@ -278,6 +278,16 @@
     return node;
   };
 
+  /* A table of class ``className`` with a header row of ``headers`` and an empty body (``tBodies[0]``). */
+  dirt.headedTable = function (className, headers) {
+    var table = dirt.el('table', className), thead = dirt.el('thead'), head = dirt.el('tr');
+    headers.forEach(function (h) { head.appendChild(dirt.el('th', null, h)); });
+    thead.appendChild(head);
+    table.appendChild(thead);
+    table.appendChild(dirt.el('tbody'));
+    return table;
+  };
+
   dirt.link = function (href, text, className) {
     var a = dirt.el('a', className, text);
     a.setAttribute('href', href);

@@ -57,13 +57,9 @@
   function table(attempts, change) {
     var versionOf = {};
     if (change) change.versions.forEach(function (v, i) { versionOf[v[0]] = i + 1; });
-    var t = dirt.el('table', 'grid provenance-table');
-    var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
-    ['#', 'node', 'module sha256', 'dirt', 'Python', 'platform', 'kwargs as sent'].forEach(function (h) {
-      head.appendChild(dirt.el('th', null, h));
-    });
-    thead.appendChild(head);
-    t.appendChild(thead);
+    var t = dirt.headedTable('grid provenance-table',
+                             ['#', 'node', 'module sha256', 'dirt', 'Python', 'platform', 'kwargs as sent']);
+    var tbody = t.tBodies[0];
     attempts.forEach(function (a, i) {
       if (!a || typeof a !== 'object') return;
       var p = a.provenance && typeof a.provenance === 'object' ? a.provenance : null;
@@ -88,7 +84,6 @@
       if (p.kwargs !== undefined) kwargs.appendChild(dirt.el('code', null, JSON.stringify(p.kwargs)));
       tbody.appendChild(tr);
     });
-    t.appendChild(tbody);
     return t;
   }
 

@@ -296,11 +296,8 @@
 
   /* ``shownReason``: the task's reason, which its row says already. */
   function attemptsTable(taskId, attempts, shownReason) {
-    var t = dirt.el('table', 'grid attempts');
-    var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
-    ['#', 'node', 'started', 'ended', 'outcome', 'reason', 'log'].forEach(function (h) { head.appendChild(dirt.el('th', null, h)); });
-    thead.appendChild(head);
-    t.appendChild(thead);
+    var t = dirt.headedTable('grid attempts', ['#', 'node', 'started', 'ended', 'outcome', 'reason', 'log']);
+    var tbody = t.tBodies[0];
     attempts.forEach(function (a, i) {
       if (!a || typeof a !== 'object') return;
       var tr = dirt.el('tr');
@@ -314,19 +311,13 @@
       tr.appendChild(attemptLogCell(taskId, a, i + 1));
       tbody.appendChild(tr);
     });
-    t.appendChild(tbody);
     return t;
   }
 
   /* The runs a rerun replaced: how each ended, and who asked for it. */
   function runsTable(runs) {
-    var t = dirt.el('table', 'grid runs');
-    var head = dirt.el('tr'), thead = dirt.el('thead'), tbody = dirt.el('tbody');
-    ['run', 'state', 'node', 'started', 'ended', 'asked by', 'reason'].forEach(function (h) {
-      head.appendChild(dirt.el('th', null, h));
-    });
-    thead.appendChild(head);
-    t.appendChild(thead);
+    var t = dirt.headedTable('grid runs', ['run', 'state', 'node', 'started', 'ended', 'asked by', 'reason']);
+    var tbody = t.tBodies[0];
     runs.forEach(function (r) {
       if (!r || typeof r !== 'object') return;
       var tr = dirt.el('tr', 'is-' + r.state);
@@ -342,7 +333,6 @@
       tr.appendChild(dirt.el('td', null, r.reason || results.reason || ''));
       tbody.appendChild(tr);
     });
-    t.appendChild(tbody);
     return t;
   }
 
