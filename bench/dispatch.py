@@ -141,8 +141,9 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(roots: list[int]) -> float:
-    """CPU seconds used so far by these processes and everything they started (alive or reaped)."""
+def cpu_seconds(roots: list[int], descend: bool = True) -> float:
+    """CPU seconds used so far by these processes and (``descend``) everything they
+    started, alive or reaped; without ``descend``, the processes' own time only."""
     ticks = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
@@ -154,7 +155,7 @@ def cpu_seconds(roots: list[int]) -> float:
         except OSError:
             continue
         # after the command: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 0-based from state
-        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / ticks)
+        stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15 if descend else 13]) / ticks)
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
@@ -165,7 +166,8 @@ def cpu_seconds(roots: list[int]) -> float:
             continue
         seen.add(pid)
         total += stats[pid][1]
-        todo += children.get(pid, [])
+        if descend:
+            todo += children.get(pid, [])
     return total
 
 
@@ -427,7 +429,8 @@ class Bench:
 
     def cpu_row(self, backend: Backend, what: str, n: int, res: dict) -> None:
         if "cpu_dirt" in res:
-            self.rows.append((f"  (info) {backend.name}: CPU, {what} run", f"dirt serve + workers {res['cpu_dirt']:.2f} s",
+            self.rows.append((f"  (info) {backend.name}: CPU, {what} run",
+                              f"dirt serve + workers {res['cpu_dirt']:.2f} s (serve {res['cpu_serve']:.2f} s)",
                               f"database {res['cpu_db']:.2f} s", "-", "info"))
 
     def run_until_final(self, backend: Backend, db: str, docs: list[dict], timeout: float = 600,
@@ -437,7 +440,8 @@ class Bench:
         change it; it looks seldom, and only at tasks not yet seen final, because
         every look is work for the same server dirt is measured on (the floor has
         no observer at all)."""
-        cpu0 = (cpu_seconds([cpu_of.proc.pid]), cpu_seconds(backend.pids())) if cpu_of is not None else None
+        cpu0 = (cpu_seconds([cpu_of.proc.pid]), cpu_seconds(backend.pids()),
+                cpu_seconds([cpu_of.proc.pid], descend=False)) if cpu_of is not None else None
         t0 = time.time()
         backend.bulk(db, docs)
         deadline = time.monotonic() + timeout
@@ -451,7 +455,8 @@ class Bench:
         final += backend.fetch(db, pending) if pending else []
         cpu = {}
         if cpu0 is not None:
-            cpu = {"cpu_dirt": cpu_seconds([cpu_of.proc.pid]) - cpu0[0], "cpu_db": cpu_seconds(backend.pids()) - cpu0[1]}
+            cpu = {"cpu_dirt": cpu_seconds([cpu_of.proc.pid]) - cpu0[0], "cpu_db": cpu_seconds(backend.pids()) - cpu0[1],
+                   "cpu_serve": cpu_seconds([cpu_of.proc.pid], descend=False) - cpu0[2]}
         states: dict[str, int] = {}
         for d in final:
             states[d.get("state")] = states.get(d.get("state"), 0) + 1

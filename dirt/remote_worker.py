@@ -65,27 +65,40 @@ class TaskChannel(object):
 
 
 class Capture(object):
-    """fds 1 and 2 into a pipe while a task runs; what comes is sent on `output` every 0.25 s,
-    and what came last goes with the task's reply (one message fewer for a short task)."""
+    """fds 1 and 2 into a pipe while a task runs. What comes is sent on `output` every
+    0.25 s (by the one ticker of this process), and what came last goes with the task's
+    reply (one message fewer for a short task).
+
+    Cheap per line: the task's `sys.stdout`/`sys.stderr` are line-buffered while it
+    runs (execnet starts workers with `python -u`, which makes every `print` two
+    writes), and the reader lets a trickle of small writes gather before it reads
+    again, so a burst of prints is a few reads, not one wake-up per line."""
+
+    GATHER = 0.01     # seconds the reader waits after a small read for more to come
 
     def __init__(self, task_id):
         self.task_id = task_id
         self.read_fd, write_fd = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        self.streams = sys.stdout, sys.stderr
+        for stream in self.streams:
+            try:
+                stream.flush()
+            except Exception:
+                pass
         os.dup2(write_fd, 1)
         os.dup2(write_fd, 2)
         os.close(write_fd)
+        sys.stdout, sys.stderr = [line_buffered(fd, stream) for fd, stream in ((1, self.streams[0]),
+                                                                              (2, self.streams[1]))]
         self.pending = []
+        self.closed = False
         self.lock = threading.Lock()
-        self.done = threading.Event()
+        self.stopping = threading.Event()
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.thread = threading.Thread(target=self.read)
         self.thread.daemon = True
         self.thread.start()
-        self.ticker = threading.Thread(target=self.tick)
-        self.ticker.daemon = True
-        self.ticker.start()
+        current[0] = self
 
     def read(self):
         while True:
@@ -98,17 +111,14 @@ class Capture(object):
                 if text:
                     self.pending.append((time.time(), text))
             if not data:
-                self.done.set()
                 return
-
-    def tick(self):
-        while not self.done.wait(0.25):
-            self.flush()
+            if len(data) < 4096:
+                self.stopping.wait(self.GATHER)
 
     def flush(self):
         with self.lock:
             chunks, self.pending = self.pending, []
-            if chunks:
+            if chunks and not self.closed:
                 try:
                     output.send((self.task_id, chunks))
                 except Exception:
@@ -116,21 +126,46 @@ class Capture(object):
 
     def stop(self):
         """Stop capturing; return what was captured and not sent yet, for the reply."""
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:
-            pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        sys.stdout, sys.stderr = self.streams
+        self.stopping.set()
         os.dup2(devnull, 1)   # the task's (and its children's) last writer closes: EOF on the pipe
         os.dup2(devnull, 2)
         self.thread.join(5.0)
         if not self.thread.is_alive():   # else a process the task left behind holds the pipe: leave it be
             os.close(self.read_fd)
-        self.done.set()
-        self.ticker.join(1.0)            # no flush can go out after the reply
+        current[0] = None
         with self.lock:
+            self.closed = True           # no flush can go out after the reply
             chunks, self.pending = self.pending, []
         return chunks
+
+
+def line_buffered(fd, like):
+    """A text stream on `fd` that writes at each end of line, encoding as `like` does."""
+    import io
+    return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=getattr(like, "encoding", None) or "utf-8",
+                            errors=getattr(like, "errors", None) or "backslashreplace", line_buffering=True)
+
+
+current = [None]   # the capture of the task running now, if any
+
+
+def tick():
+    while True:
+        time.sleep(0.25)
+        capture = current[0]
+        if capture is not None:
+            capture.flush()
+
+
+ticker = threading.Thread(target=tick)
+ticker.daemon = True
+ticker.start()
 
 
 codes = {}

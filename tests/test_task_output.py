@@ -3,7 +3,6 @@ capped, attached when the attempt ends, kept through faults; and provenance.
 Real pouchdb-server and Apache CouchDB 3.5, real execnet, real `dirt serve`."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import platform
@@ -13,7 +12,7 @@ import sys
 
 import pytest
 
-from dirt.output import AttemptLog, chunk_prefix, read, times_name
+from dirt.output import chunk_prefix, read
 from dirt_run import BackgroundServer, DirtServe, add_nodes, run_dirt, serve_until_idle, wait_for
 
 pytestmark = pytest.mark.both_servers
@@ -178,18 +177,3 @@ def test_an_idle_task_writes_nothing_and_a_chatty_one_at_most_once_a_second(proj
     assert len(seen[quiet]) <= 2                       # one line, then four quiet seconds: one chunk
     started, completed = (project.task(chatty)[k] for k in ("started", "completed"))
     assert len(seen[chatty]) <= (completed - started) + 2, seen[chatty]
-
-
-def test_output_that_came_at_one_moment_gets_no_times_file_and_output_over_time_does():
-    """A short task's output (many writes within a moment) is one attachment, not two:
-    the times file says when lines came only where that tells more than the attempt's own times."""
-    burst = AttemptLog("t1", "r1", 1, "localhost", 1 << 20)
-    burst.add([(100.0 + i * 0.0001, f"line {i}\n") for i in range(100)])     # 100 writes in 10 ms
-    attachments, summary = burst.final()
-    assert list(attachments) == ["log-1.txt"] and summary["lines"] == 100
-
-    slow = AttemptLog("t2", "r1", 1, "localhost", 1 << 20)
-    slow.add([(100.0, "a\n"), (100.05, "b\n"), (100.3, "c\n"), (101.0, "d\ne\n")])
-    attachments, _ = slow.final()
-    times = json.loads(base64.b64decode(attachments[times_name(1)]["data"]))
-    assert times == [[1, 100.0], [3, 100.3], [4, 101.0]]     # b shares a's time; d and e came together
