@@ -117,6 +117,35 @@
 
   function sameKey(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
+  /* Where to start reading again at a cursor row. pouchdb-server gives the
+   * numbers in view keys back rounded in their last digit, now up, now down: a
+   * key read back can sort just below its own row, and reading from it would
+   * skip that row. So the read starts a little above the key (past any such
+   * rounding, far below a second), and cursorAt drops the rows read already. */
+  function justAbove(key) {
+    for (var i = key.length - 1; i >= 0; i--) {
+      if (typeof key[i] === 'number') {
+        var k = key.slice(0, i + 1);
+        k[i] += Math.max(Math.abs(k[i]) * 1e-13, 1e-300);
+        return k.concat([{}]);
+      }
+    }
+    return key;
+  }
+
+  /* The index of the cursor row in rows read from justAbove(its key); if it is
+   * gone (its record deleted), of the first row below it. */
+  function cursorAt(rows, cursor) {
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].id === cursor.id && sameKey(rows[i].key, cursor.key)) return i;
+    }
+    var n = -1;
+    for (var j = cursor.key.length - 1; j >= 0 && n < 0; j--) if (typeof cursor.key[j] === 'number') n = j;
+    var at = 0;
+    while (at < rows.length && n >= 0 && rows[at].key[n] > cursor.key[n]) at++;
+    return at;
+  }
+
   /* Up to PAGE matching records from ``from`` on: {items, next (a from cursor), scanned}. */
   function scan(f, from) {
     var source = chooseSource(f);
@@ -125,16 +154,11 @@
 
     function batch() {
       var params = {reduce: false, descending: true, limit: BATCH + 1,
-                    startkey: cursor ? cursor.key : source.start, endkey: source.end};
+                    startkey: cursor ? justAbove(cursor.key) : source.start, endkey: source.end};
       if (source.view === 'records' && !cursor) delete params.startkey;
       return dirt.view(source.view, params).then(function (answer) {
         var list = answer.rows;
-        if (cursor) {
-          // rows of the cursor's own key that come before it were read already
-          var i = 0;
-          while (i < list.length && sameKey(list[i].key, cursor.key) && list[i].id !== cursor.id) i++;
-          if (i < list.length && list[i].id === cursor.id) list = list.slice(i);
-        }
+        if (cursor) list = list.slice(cursorAt(list, cursor));
         var end = list.length <= BATCH;
         var nextRow = end ? null : list[BATCH];
         list = list.slice(0, BATCH);
