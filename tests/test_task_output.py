@@ -151,6 +151,39 @@ if __name__ == '__channelexec__':
     assert attached_log(project, task).splitlines() == ["before \ufffd\ufffd bad \x00 zero", "\u20ac after"]
 
 
+# Prints without flush=True, runs a program, writes to stderr, then waits to be let go.
+UNFLUSHED = """
+import os, subprocess, sys, time
+if __name__ == '__channelexec__':
+    kwargs = channel.receive()
+    print('step 1')
+    subprocess.run(['echo', 'from a child'])
+    sys.stderr.write('a warning\\n')
+    print('step 2', end='')
+    print(' done')
+    print('waiting', end='')
+    while not os.path.exists(kwargs['go']):
+        time.sleep(0.05)
+    channel.send({'success': True})
+"""
+
+
+def test_prints_without_flush_reach_the_log_line_by_line_in_order_with_the_programs_a_task_starts(
+        project, tmp_path):
+    add_nodes(project, "localhost")
+    project.write_task("unflushed", UNFLUSHED)
+    go = tmp_path / "go"
+    task = project.add_task("unflushed", kwargs={"go": str(go)})
+    with BackgroundServer(project):
+        early = wait_for(lambda: (lambda r: r if len(r.lines) >= 4 else None)(read(project.db, task)), timeout=30,
+                         what="the task's lines while it runs")
+        assert [text for _, text in early.lines] == ["step 1", "from a child", "a warning", "step 2 done"]
+        go.write_text("x")
+        wait_for(lambda: project.task(task).get("state") == "passed", timeout=60, what="the task to pass")
+    assert attached_log(project, task).splitlines() == ["step 1", "from a child", "a warning", "step 2 done",
+                                                        "waiting"]
+
+
 def test_each_attempt_records_what_exactly_ran(project):
     add_nodes(project, "localhost")
     task = project.add_task("examples.kwargs", kwargs={"foo": 42, "bar": "baz"})
