@@ -149,12 +149,31 @@
     return parts.length ? '?' + parts.join('&') : '';
   }
 
+  var inFlight = 0, onSettled = [];
+
+  function ended() {
+    inFlight -= 1;
+    if (inFlight === 0) onSettled.splice(0).forEach(function (fn) { fn(); });
+  }
+
   /* A native Promise of the JSON answer; rejects with an HttpError. */
   dirt.request = function (settings) {
     return new Promise(function (resolve, reject) {
+      inFlight += 1;
       $.ajax($.extend({dataType: 'json'}, settings))
+        .always(ended)
         .done(function (data) { resolve(data); })
         .fail(function (xhr, status) { reject(new HttpError(xhr, status)); });
+    });
+  };
+
+  /* A Promise that resolves once no request of the page is under way (or after
+   * ``ms``, 5 s by default, if requests keep coming). */
+  dirt.settled = function (ms) {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise(function (resolve) {
+      onSettled.push(resolve);
+      window.setTimeout(resolve, ms || 5000);
     });
   };
 
