@@ -56,13 +56,14 @@
     var before = query.before, after = query.after;
     var cursor = before || after;
     var params = {limit: PAGE + 2};
-    if (cursor) params.startkey = cursor;
+    if (cursor) params.startkey = widened(cursor, !before);
     if (!before) params.descending = true;
     return dirt.view('records', params).then(function (answer) {
       var found = answer.rows;
-      // The cursor row is recognised by its id: pouchdb-server returns the
-      // numbers in view keys slightly rounded, so whole keys may not match.
-      if (cursor && found.length && found[0].id === cursor[cursor.length - 1]) found = found.slice(1);
+      if (cursor) {                       // the rows past the cursor row (the last one shown)
+        var c = cursorIndex(found, cursor, cursor[cursor.length - 1], !before);
+        found = found.slice(c.found ? c.at + 1 : c.at);
+      }
       var more = found.length > PAGE;
       found = found.slice(0, PAGE);
       if (before && !more) {
@@ -117,33 +118,35 @@
 
   function sameKey(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
-  /* Where to start reading again at a cursor row. pouchdb-server gives the
-   * numbers in view keys back rounded in their last digit, now up, now down: a
-   * key read back can sort just below its own row, and reading from it would
-   * skip that row. So the read starts a little above the key (past any such
-   * rounding, far below a second), and cursorAt drops the rows read already. */
-  function justAbove(key) {
-    for (var i = key.length - 1; i >= 0; i--) {
-      if (typeof key[i] === 'number') {
-        var k = key.slice(0, i + 1);
-        k[i] += Math.max(Math.abs(k[i]) * 1e-13, 1e-300);
-        return k.concat([{}]);
-      }
-    }
-    return key;
+  /* pouchdb-server gives the numbers in view keys back rounded in their last
+   * digit, now up, now down, so a key read back can sort just beside its own
+   * row: reading on from it could skip that row, or other rows of the same
+   * time. Reads go on from a little past such a key instead (past any such
+   * rounding, far below a millisecond), and cursorIndex finds where the rows
+   * not yet shown begin. */
+  function lastNumber(key) {
+    for (var i = key.length - 1; i >= 0; i--) if (typeof key[i] === 'number') return i;
+    return -1;
   }
 
-  /* The index of the cursor row in rows read from justAbove(its key); if it is
-   * gone (its record deleted), of the first row below it. */
-  function cursorAt(rows, cursor) {
+  /* A start key just before ``key`` in the direction of the read. */
+  function widened(key, descending) {
+    var i = lastNumber(key);
+    if (i < 0) return key;
+    var k = key.slice(0, i + 1), eps = Math.max(Math.abs(k[i]) * 1e-13, 1e-300);
+    k[i] += descending ? eps : -eps;
+    return descending ? k.concat([{}]) : k;
+  }
+
+  /* In rows read from widened(key): {at, found}, the index of the cursor row
+   * (its id and key), or if it is gone, of the first row past it. */
+  function cursorIndex(rows, key, id, descending) {
     for (var i = 0; i < rows.length; i++) {
-      if (rows[i].id === cursor.id && sameKey(rows[i].key, cursor.key)) return i;
+      if (rows[i].id === id && sameKey(rows[i].key, key)) return {at: i, found: true};
     }
-    var n = -1;
-    for (var j = cursor.key.length - 1; j >= 0 && n < 0; j--) if (typeof cursor.key[j] === 'number') n = j;
-    var at = 0;
-    while (at < rows.length && n >= 0 && rows[at].key[n] > cursor.key[n]) at++;
-    return at;
+    var n = lastNumber(key), at = 0;
+    while (n >= 0 && at < rows.length && (descending ? rows[at].key[n] > key[n] : rows[at].key[n] < key[n])) at++;
+    return {at: at, found: false};
   }
 
   /* Up to PAGE matching records from ``from`` on: {items, next (a from cursor), scanned}. */
@@ -154,11 +157,11 @@
 
     function batch() {
       var params = {reduce: false, descending: true, limit: BATCH + 1,
-                    startkey: cursor ? justAbove(cursor.key) : source.start, endkey: source.end};
+                    startkey: cursor ? widened(cursor.key, true) : source.start, endkey: source.end};
       if (source.view === 'records' && !cursor) delete params.startkey;
       return dirt.view(source.view, params).then(function (answer) {
         var list = answer.rows;
-        if (cursor) list = list.slice(cursorAt(list, cursor));
+        if (cursor) list = list.slice(cursorIndex(list, cursor.key, cursor.id, true).at);
         var end = list.length <= BATCH;
         var nextRow = end ? null : list[BATCH];
         list = list.slice(0, BATCH);
