@@ -90,8 +90,6 @@ class AttemptLog:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial = ""
         self._partial_since = 0.0
-        self._raw: list[tuple[float, str]] = []      # pieces not yet split into lines
-        self._raw_chars = 0
         self.lines = 0                               # lines seen so far
         self.bytes = 0                               # bytes of them (UTF-8, with newlines)
         self.head: list[tuple[float, str]] = []
@@ -107,34 +105,19 @@ class AttemptLog:
 
     # -- taking output in ---------------------------------------------------------------
     def add(self, pieces: list[tuple[float, str]]) -> None:
-        """Output as the runner delivers it: ``[(time, text), ...]`` (text may split lines anywhere).
-
-        Pieces are kept as they come and split into lines only when lines are
-        needed (a chunk to stream, or the cap to apply): a short task's whole
-        output, which arrives with its reply, is then attached without being
-        split at all (:meth:`final`)."""
+        """Output as the runner delivers it: ``[(time, text), ...]`` (text may split lines anywhere)."""
         with self._lock:
             for t, text in pieces:
                 if not isinstance(text, str):
                     text = self._decoder.decode(bytes(text))
-                text = text.replace("\r\n", "\n")
-                self._raw.append((t, text))
-                self._raw_chars += len(text)
-            if self._raw_chars > self.half:
-                self._split()
-
-    def _split(self) -> None:
-        """Turn the pieces taken in so far into lines (under the lock)."""
-        raw, self._raw, self._raw_chars = self._raw, [], 0
-        for t, text in raw:
-            if not self._partial:
-                self._partial_since = t
-            self._partial += text
-            *complete, self._partial = self._partial.split("\n")
-            for line in complete:
-                self._line(t, line)
-            if complete and self._partial:      # what follows the last newline began in this piece
-                self._partial_since = t
+                if not self._partial:
+                    self._partial_since = t
+                self._partial += text
+                *complete, self._partial = self._partial.split("\n")
+                for line in complete:
+                    self._line(t, line[:-1] if line.endswith("\r") else line)   # \r\n ends a line too
+                if complete and self._partial:      # what follows the last newline began in this piece
+                    self._partial_since = t
 
     def _line(self, t: float, text: str) -> None:
         self.lines += 1
@@ -158,7 +141,6 @@ class AttemptLog:
         """The next chunk document of new lines (None if there are none), and deletions
         of tail chunks whose lines have all been cut since."""
         with self._lock:
-            self._split()
             if self._partial and now - self._partial_since >= PARTIAL_AFTER:
                 partial, self._partial = self._partial, ""
                 self._line(self._partial_since, partial)
@@ -200,48 +182,14 @@ class AttemptLog:
         """``(_attachments, summary)`` for the outcome write: the log and its times as
         inline attachments, and the attempt's ``log`` field. None if the task printed nothing."""
         with self._lock:
-            self.ended = True
-            if not self.lines and not self._partial:     # nothing split yet: attach the pieces as they are
-                whole = "".join(text for _, text in self._raw)
-                if whole and not whole.endswith("\n"):
-                    whole += "\n"
-                body = whole.encode("utf-8", "replace")
-                if len(body) <= self.half:
-                    if not whole and not cut_short:
-                        return None
-                    return _attach(self.attempt, body, piece_times(self._raw), whole.count("\n"), len(body), 0,
-                                   cut_short)
-            self._split()
             if self._partial:
                 self._line(self._partial_since, self._partial)
                 self._partial = ""
+            self.ended = True
             if not self.lines and not cut_short:
                 return None
             numbered = [(n + 1, t, text) for n, (t, text) in enumerate(self.head)] + list(self.tail)
             return render(self.attempt, numbered, self.lines, self.bytes, self.cut, cut_short)
-
-
-def piece_times(pieces: list[tuple[float, str]]) -> list[list]:
-    """The times file's entries for output never split into lines: what :func:`render`
-    finds for the same pieces (a line's time is when its newline came; a last line
-    without one, when its first character came), without splitting them."""
-    times: list[list] = []
-    line, last_t, since = 1, None, None       # since: when the line not yet ended began
-    for t, text in pieces:
-        if not text:
-            continue
-        ended = text.count("\n")
-        if ended:
-            if last_t is None or t - last_t >= TIME_RESOLUTION:
-                times.append([line, round(t, 3)])
-                last_t = t
-            line += ended
-            since = t if not text.endswith("\n") else None
-        elif since is None:
-            since = t
-    if since is not None and (last_t is None or since - last_t >= TIME_RESOLUTION):
-        times.append([line, round(since, 3)])
-    return times
 
 
 def render(attempt: int, numbered: list[tuple[int, float, str]], lines: int, size: int, cut: int,
@@ -256,14 +204,9 @@ def render(attempt: int, numbered: list[tuple[int, float, str]], lines: int, siz
             last_t = t
         out.append(text)
         previous = number
-    body = "\n".join(out) + "\n" if out else ""
-    return _attach(attempt, body.encode("utf-8", "replace"), times, lines, size, cut, cut_short)
-
-
-def _attach(attempt: int, body: bytes, times: list[list], lines: int, size: int, cut: int,
-            cut_short: str | None) -> tuple[dict, dict]:
     if cut_short:
-        body += (end_mark(cut_short) + "\n").encode("utf-8", "replace")
+        out.append(end_mark(cut_short))
+    body = ("\n".join(out) + "\n").encode("utf-8", "replace")
     attachments = {
         log_name(attempt): {"content_type": "text/plain; charset=utf-8", "data": base64.b64encode(body).decode()},
     }

@@ -29,15 +29,27 @@ pieces = st.lists(st.tuples(st.floats(0, 0.3), texts), max_size=12).map(
 
 @settings(max_examples=400, deadline=None)
 @given(pieces, st.sampled_from([None, "timeout"]))
-def test_output_attached_as_it_came_is_what_the_line_by_line_path_makes_of_it(given_pieces, cut_short):
-    """A short task's output is attached without being split into lines; that shortcut
-    must give the same log, times and summary as splitting it (what a streamed one gets)."""
-    whole = AttemptLog("t", "r", 1, "n", 1 << 20)
-    whole.add(given_pieces)
-    split = AttemptLog("t", "r", 1, "n", 1 << 20)
-    split.add(given_pieces)
-    split._split()                      # as a stream's first chunk would
-    assert contents(whole.final(cut_short)) == contents(split.final(cut_short))
+def test_a_log_under_the_cap_is_what_was_printed_in_order_and_its_times_go_forward(given_pieces, cut_short):
+    """However a worker's pieces split lines, the attached log is their text as printed
+    (Windows line ends as \\n, a last line without one ended), the summary counts it, and
+    the times file numbers lines in order, forward in time."""
+    log = AttemptLog("t", "r", 1, "n", 1 << 20)
+    log.add(given_pieces)
+    printed = "".join(text for _, text in given_pieces).replace("\r\n", "\n") if given_pieces else ""
+    written = contents(log.final(cut_short))
+    if not printed and not cut_short:
+        assert written is None
+        return
+    text, times, summary = written
+    expected = printed + ("\n" if printed and not printed.endswith("\n") else "")
+    if cut_short:
+        expected += f"[dirt: the log ends here: {cut_short}]\n"
+    lines = expected.count("\n") - (1 if cut_short else 0)
+    assert text == expected
+    assert summary["lines"] == lines and summary["cut_lines"] == 0
+    assert summary["bytes"] == len((printed + ("\n" if printed and not printed.endswith("\n") else "")).encode())
+    for (n1, t1), (n2, t2) in zip(times or [], (times or [])[1:]):
+        assert n1 < n2 <= lines and t2 - t1 >= 0.1 - 1e-9
 
 
 def test_output_over_the_cap_is_cut_in_the_middle_even_when_it_came_in_one_piece():
