@@ -99,6 +99,7 @@ class Capture(object):
         self.thread.daemon = True
         self.thread.start()
         current[0] = self
+        capturing.set()
 
     def read(self):
         while True:
@@ -139,6 +140,7 @@ class Capture(object):
         if not self.thread.is_alive():   # else a process the task left behind holds the pipe: leave it be
             os.close(self.read_fd)
         current[0] = None
+        capturing.clear()
         with self.lock:
             self.closed = True           # no flush can go out after the reply
             chunks, self.pending = self.pending, []
@@ -152,11 +154,13 @@ def line_buffered(fd, like):
                             errors=getattr(like, "errors", None) or "backslashreplace", line_buffering=True)
 
 
-current = [None]   # the capture of the task running now, if any
+current = [None]               # the capture of the task running now, if any
+capturing = threading.Event()  # set while there is one: an idle worker's ticker sleeps
 
 
 def tick():
     while True:
+        capturing.wait()
         time.sleep(0.25)
         capture = current[0]
         if capture is not None:
