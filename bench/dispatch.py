@@ -395,7 +395,6 @@ class Bench:
             # a few long chatty tasks: how often their output is written
             seconds = 3.0 if self.args.quick else 6.0
             docs = task_docs(slots, "c", name="bench_chatty", kwargs={"seconds": seconds})
-            t0 = time.time()
             backend.bulk(db, docs)
             seen: set[str] = set()
             deadline = time.monotonic() + 120

@@ -15,7 +15,7 @@ message. Only the standard library is used: nodes need nothing but Python.
 if __name__ != "__channelexec__":
     raise ImportError("dirt.remote_worker runs in worker processes on nodes, under execnet; it is not imported")
 
-import codecs, hashlib, linecache, os, platform, shutil, sys, tempfile, threading, time, traceback
+import codecs, io, linecache, os, platform, shutil, sys, tempfile, threading, time, traceback
 
 orig_cwd, orig_env, orig_path = os.getcwd(), dict(os.environ), list(sys.path)
 workdir = [None]
@@ -149,8 +149,8 @@ class Capture(object):
 
 def line_buffered(fd, like):
     """A text stream on `fd` that writes at each end of line, encoding as `like` does."""
-    import io
-    return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=getattr(like, "encoding", None) or "utf-8",
+    return io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "w", closefd=False)),   # writes all, even if cut short
+                            encoding=getattr(like, "encoding", None) or "utf-8",
                             errors=getattr(like, "errors", None) or "backslashreplace", line_buffering=True)
 
 

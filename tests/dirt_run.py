@@ -117,7 +117,6 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 
 def dirt_env(**overrides: str | None) -> dict[str, str]:

@@ -2,7 +2,6 @@
 execnet gateways."""
 from __future__ import annotations
 
-import base64
 import sys
 
 import pytest
@@ -233,7 +232,6 @@ def test_live_server_picks_up_new_tasks(project):
 
 
 def test_cancelling_a_running_task_kills_it_and_keeps_it_cancelled(project, tmp_path):
-    import os
 
     add_nodes(project, "localhost")
     pidfile = tmp_path / "pid"

@@ -5,7 +5,6 @@ to a real pouchdb-server, and looks at what the pages show.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import platform
 import re
