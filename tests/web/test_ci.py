@@ -196,6 +196,21 @@ def test_a_record_says_its_verdict_duration_and_slowest_task(project, app, brows
     assert "took 1 min 35 s" in browser.text("#record-verdict")
 
 
+def test_a_branch_read_in_rounds_keeps_records_of_the_same_time_at_a_round_boundary(project, app, browser):
+    """The branches page reads a branch 20 records at a time until its streak ends. b10, the 20th,
+    and b09 share a time that pouchdb-server's views give back rounded down: reading on
+    from b10 must not skip b09, the record that broke the branch."""
+    docs = []
+    for i in range(30):
+        rid = f"b{i:02d}"
+        created = ROUNDED_DOWN if i in (9, 10) else ROUNDED_DOWN + 60 * (i - 9)
+        docs += [record(rid, created), task(rid + "-t", rid, "build", "failed" if i >= 9 else "passed", created)]
+    store(project.db, docs)
+    browser.open(app + "branches.html")
+    main = browser.text("#branches tr[data-branch='main']")
+    assert "broken by b09" in main and "last passed: b08" in main, main
+
+
 def test_branches_page_says_since_when_and_which_record_broke_it(project, couch, app, browser):
     from dirt.badges import BadgeWriter
     from dirt.settings import Settings

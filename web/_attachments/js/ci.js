@@ -20,10 +20,13 @@
    * continues after the last row of an earlier call. */
   function branchRecords(branch, limit, before) {
     var params = {reduce: false, descending: true, endkey: ['branch', branch], limit: limit + (before ? 1 : 0),
-                  startkey: before ? before.key : ['branch', branch, {}]};
+                  startkey: before ? dirt.pageStart(before.key, true) : ['branch', branch, {}]};
     return dirt.view('records_by', params).then(function (answer) {
       var rows = answer.rows;
-      if (before && rows.length && rows[0].id === before.id) rows = rows.slice(1);
+      if (before) {                        // the rows past the last one read before
+        var c = dirt.cursorIndex(rows, before.key, before.id, true);
+        rows = rows.slice(c.found ? c.at + 1 : c.at);
+      }
       rows = rows.slice(0, limit);
       return dirt.summaries(rows.map(function (r) { return r.id; })).then(function (summaries) {
         return {done: rows.length < limit, records: rows.map(function (r) {

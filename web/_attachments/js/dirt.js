@@ -198,6 +198,41 @@
     return dirt.get(url, params);
   };
 
+  // -- keyset paging over views --------------------------------------------------------
+
+  /* pouchdb-server gives the numbers in view keys back rounded in their last
+   * digit, now up, now down, so a key read back can sort just beside its own
+   * row: reading on from it could skip that row, or other rows of the same
+   * time. Pages go on from a little past such a key instead (pageStart: past
+   * any such rounding, far below a millisecond), and cursorIndex finds where
+   * the rows not yet shown begin. */
+  function lastNumber(key) {
+    for (var i = key.length - 1; i >= 0; i--) if (typeof key[i] === 'number') return i;
+    return -1;
+  }
+
+  function sameKey(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+
+  /* A start key just before the cursor row's ``key`` in the direction of the read. */
+  dirt.pageStart = function (key, descending) {
+    var i = lastNumber(key);
+    if (i < 0) return key;
+    var k = key.slice(0, i + 1), eps = Math.max(Math.abs(k[i]) * 1e-13, 1e-300);
+    k[i] += descending ? eps : -eps;
+    return descending ? k.concat([{}]) : k;
+  };
+
+  /* In rows read from pageStart(key): {at, found}, the index of the cursor row
+   * (its id and key), or if it is gone, of the first row past it. */
+  dirt.cursorIndex = function (rows, key, id, descending) {
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].id === id && sameKey(rows[i].key, key)) return {at: i, found: true};
+    }
+    var n = lastNumber(key), at = 0;
+    while (n >= 0 && at < rows.length && (descending ? rows[at].key[n] > key[n] : rows[at].key[n] < key[n])) at++;
+    return {at: at, found: false};
+  };
+
   /* Documents by id (missing ones left out), as {id: doc}. */
   dirt.docs = function (ids) {
     if (!ids.length) return Promise.resolve({});

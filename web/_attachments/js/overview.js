@@ -56,12 +56,12 @@
     var before = query.before, after = query.after;
     var cursor = before || after;
     var params = {limit: PAGE + 2};
-    if (cursor) params.startkey = widened(cursor, !before);
+    if (cursor) params.startkey = dirt.pageStart(cursor, !before);
     if (!before) params.descending = true;
     return dirt.view('records', params).then(function (answer) {
       var found = answer.rows;
       if (cursor) {                       // the rows past the cursor row (the last one shown)
-        var c = cursorIndex(found, cursor, cursor[cursor.length - 1], !before);
+        var c = dirt.cursorIndex(found, cursor, cursor[cursor.length - 1], !before);
         found = found.slice(c.found ? c.at + 1 : c.at);
       }
       var more = found.length > PAGE;
@@ -116,38 +116,6 @@
             handles: {}};
   }
 
-  function sameKey(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
-
-  /* pouchdb-server gives the numbers in view keys back rounded in their last
-   * digit, now up, now down, so a key read back can sort just beside its own
-   * row: reading on from it could skip that row, or other rows of the same
-   * time. Reads go on from a little past such a key instead (past any such
-   * rounding, far below a millisecond), and cursorIndex finds where the rows
-   * not yet shown begin. */
-  function lastNumber(key) {
-    for (var i = key.length - 1; i >= 0; i--) if (typeof key[i] === 'number') return i;
-    return -1;
-  }
-
-  /* A start key just before ``key`` in the direction of the read. */
-  function widened(key, descending) {
-    var i = lastNumber(key);
-    if (i < 0) return key;
-    var k = key.slice(0, i + 1), eps = Math.max(Math.abs(k[i]) * 1e-13, 1e-300);
-    k[i] += descending ? eps : -eps;
-    return descending ? k.concat([{}]) : k;
-  }
-
-  /* In rows read from widened(key): {at, found}, the index of the cursor row
-   * (its id and key), or if it is gone, of the first row past it. */
-  function cursorIndex(rows, key, id, descending) {
-    for (var i = 0; i < rows.length; i++) {
-      if (rows[i].id === id && sameKey(rows[i].key, key)) return {at: i, found: true};
-    }
-    var n = lastNumber(key), at = 0;
-    while (n >= 0 && at < rows.length && (descending ? rows[at].key[n] > key[n] : rows[at].key[n] < key[n])) at++;
-    return {at: at, found: false};
-  }
 
   /* Up to PAGE matching records from ``from`` on: {items, next (a from cursor), scanned}. */
   function scan(f, from) {
@@ -157,11 +125,11 @@
 
     function batch() {
       var params = {reduce: false, descending: true, limit: BATCH + 1,
-                    startkey: cursor ? widened(cursor.key, true) : source.start, endkey: source.end};
+                    startkey: cursor ? dirt.pageStart(cursor.key, true) : source.start, endkey: source.end};
       if (source.view === 'records' && !cursor) delete params.startkey;
       return dirt.view(source.view, params).then(function (answer) {
         var list = answer.rows;
-        if (cursor) list = list.slice(cursorIndex(list, cursor.key, cursor.id, true).at);
+        if (cursor) list = list.slice(dirt.cursorIndex(list, cursor.key, cursor.id, true).at);
         var end = list.length <= BATCH;
         var nextRow = end ? null : list[BATCH];
         list = list.slice(0, BATCH);
